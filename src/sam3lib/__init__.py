@@ -1,0 +1,29 @@
+"""sam3lib: a fast, typed runtime for Meta's SAM 3 text-prompted image segmentation."""
+
+from sam3lib.errors import (
+    CheckpointError,
+    CheckpointKeyError,
+    ConfigError,
+    CorruptCheckpointError,
+    HubAccessError,
+    InputError,
+    NotASam3CheckpointError,
+    Sam3Error,
+)
+from sam3lib.model import Sam3Config, Sam3Model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointKeyError",
+    "ConfigError",
+    "CorruptCheckpointError",
+    "HubAccessError",
+    "InputError",
+    "NotASam3CheckpointError",
+    "Sam3Config",
+    "Sam3Error",
+    "Sam3Model",
+    "__version__",
+]

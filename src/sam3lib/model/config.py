@@ -1,0 +1,286 @@
+"""Configuration of the SAM 3 image detector, one dataclass per model part.
+
+The presets are :meth:`Sam3Config.sam3` (the published model) and :meth:`Sam3Config.tiny`
+(a few thousand parameters per part, for tests). :meth:`Sam3Config.from_transformers_dict` reads
+the ``config.json`` that transformers writes (``model_type`` ``"sam3"`` or the hub's
+``"sam3_video"``), so tiny test checkpoints and the real one load through the same path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sam3lib.errors import ConfigError
+
+# Meta's ViT uses LayerNorm eps 1e-5 and the published weights were trained with it;
+# transformers' config default (1e-6) is a known reference difference (docs/reference.md).
+META_VIT_LAYER_NORM_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class VisionConfig:
+    """ViT backbone with windowed/global attention and axial RoPE, plus the FPN neck."""
+
+    image_size: int = 1008
+    patch_size: int = 14
+    num_channels: int = 3
+    hidden_size: int = 1024
+    intermediate_size: int = 4736
+    num_layers: int = 32
+    num_heads: int = 16
+    window_size: int = 24
+    global_attention_layers: tuple[int, ...] = (7, 15, 23, 31)
+    pretrain_grid_size: int = 24  # learned position-embedding grid, tiled over the token grid
+    layer_norm_eps: float = META_VIT_LAYER_NORM_EPS
+    rope_theta: float = 10000.0
+    fpn_size: int = 256
+    fpn_scale_factors: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5)
+
+    def __post_init__(self) -> None:
+        if self.image_size % self.patch_size:
+            raise ConfigError(f"image_size {self.image_size} is not a multiple of {self.patch_size}")
+        if self.grid_size % self.window_size:
+            raise ConfigError(
+                f"token grid {self.grid_size} is not a multiple of window_size {self.window_size}"
+            )
+        if self.head_dim % 4:
+            raise ConfigError("axial RoPE needs a head dimension divisible by 4")
+        unsupported = set(self.fpn_scale_factors) - {4.0, 2.0, 1.0, 0.5}
+        if unsupported:
+            raise ConfigError(f"unsupported FPN scale factors {sorted(unsupported)}")
+
+    @property
+    def grid_size(self) -> int:
+        """Tokens per side of the patch grid (72 for SAM 3)."""
+        return self.image_size // self.patch_size
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """CLIP-style causal text transformer and its projection to the detector width."""
+
+    vocab_size: int = 49408
+    context_length: int = 32
+    hidden_size: int = 1024
+    intermediate_size: int = 4096
+    num_layers: int = 24
+    num_heads: int = 16
+    layer_norm_eps: float = 1e-5
+    clip_projection_size: int = 512  # CLIP's own pooled projection: loaded, never used
+    start_token_id: int = 49406
+    end_token_id: int = 49407
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """Exemplar-box encoder: box tokens plus a CLS token, refined against the image."""
+
+    hidden_size: int = 256
+    num_layers: int = 3
+    num_heads: int = 8
+    intermediate_size: int = 2048
+    roi_size: int = 7
+    layer_norm_eps: float = 1e-5
+
+
+@dataclass(frozen=True)
+class FusionEncoderConfig:
+    """Transformer over image tokens that cross-attends to the prompt tokens."""
+
+    hidden_size: int = 256
+    num_layers: int = 6
+    num_heads: int = 8
+    intermediate_size: int = 2048
+    layer_norm_eps: float = 1e-5
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """DETR decoder with presence token, box relative-position bias and dot-product scoring."""
+
+    hidden_size: int = 256
+    num_layers: int = 6
+    num_heads: int = 8
+    intermediate_size: int = 2048
+    num_queries: int = 200
+    layer_norm_eps: float = 1e-5
+    score_logit_clamp: float = 12.0
+    box_eps: float = 1e-3  # inverse-sigmoid clamp used by iterative box refinement
+
+
+@dataclass(frozen=True)
+class MaskHeadConfig:
+    """Pixel decoder plus instance and semantic mask projections."""
+
+    hidden_size: int = 256
+    num_upsampling_stages: int = 3
+    num_heads: int = 8
+    group_norm_groups: int = 8
+    layer_norm_eps: float = 1e-5
+
+
+@dataclass(frozen=True)
+class Sam3Config:
+    """The whole image detector."""
+
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    geometry: GeometryConfig = field(default_factory=GeometryConfig)
+    fusion: FusionEncoderConfig = field(default_factory=FusionEncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    mask_head: MaskHeadConfig = field(default_factory=MaskHeadConfig)
+
+    def __post_init__(self) -> None:
+        widths = {
+            "vision.fpn_size": self.vision.fpn_size,
+            "geometry.hidden_size": self.geometry.hidden_size,
+            "fusion.hidden_size": self.fusion.hidden_size,
+            "decoder.hidden_size": self.decoder.hidden_size,
+            "mask_head.hidden_size": self.mask_head.hidden_size,
+        }
+        if len(set(widths.values())) != 1:
+            raise ConfigError(f"detector widths must agree, got {widths}")
+        if sum(1 for s in self.vision.fpn_scale_factors if s >= 1.0) != 3:
+            raise ConfigError("the detector needs exactly three FPN levels with scale >= 1")
+
+    @property
+    def d_model(self) -> int:
+        """Width of every part after the backbones (256 for SAM 3)."""
+        return self.decoder.hidden_size
+
+    @classmethod
+    def sam3(cls) -> Sam3Config:
+        """The published SAM 3 image detector (≈ 840 M parameters)."""
+        return cls()
+
+    @classmethod
+    def tiny(cls) -> Sam3Config:
+        """A few-layer model with the real topology, for tests (runs in milliseconds)."""
+        return cls(
+            vision=VisionConfig(
+                image_size=168, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
+                window_size=6, global_attention_layers=(1,), pretrain_grid_size=6, fpn_size=32,
+            ),
+            text=TextConfig(
+                vocab_size=49408, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
+                clip_projection_size=16,
+            ),
+            geometry=GeometryConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64),
+            fusion=FusionEncoderConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64),
+            decoder=DecoderConfig(
+                hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, num_queries=10
+            ),
+            mask_head=MaskHeadConfig(hidden_size=32, num_heads=2, group_norm_groups=8),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_transformers_dict(cls, config: dict[str, Any]) -> Sam3Config:
+        """Build from the ``config.json`` transformers writes for ``Sam3Model``/``Sam3VideoModel``.
+
+        Raises:
+            ConfigError: if the dictionary is not a SAM 3 configuration.
+        """
+        model_type = config.get("model_type")
+        if model_type == "sam3_video":
+            config = config.get("detector_config") or {}
+            model_type = config.get("model_type", "sam3")
+        if model_type != "sam3":
+            raise ConfigError(
+                f"config.json has model_type {model_type!r}; expected 'sam3' or 'sam3_video'"
+            )
+        try:
+            return _from_transformers_sections(config)
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"config.json is not a complete SAM 3 configuration: {err}") from err
+
+
+def _pair_to_int(value: Any) -> int:
+    """transformers allows ``image_size``/``patch_size`` as int or [h, w]; we need square."""
+    if isinstance(value, (list, tuple)):
+        if len(set(value)) != 1:
+            raise ConfigError(f"non-square size {value} is not supported")
+        return int(value[0])
+    return int(value)
+
+
+def _from_transformers_sections(config: dict[str, Any]) -> Sam3Config:
+    defaults = Sam3Config()
+    vision_section = config.get("vision_config") or {}
+    backbone = vision_section.get("backbone_config") or {}
+    text = config.get("text_config") or {}
+    geometry = config.get("geometry_encoder_config") or {}
+    fusion = config.get("detr_encoder_config") or {}
+    decoder = config.get("detr_decoder_config") or {}
+    mask = config.get("mask_decoder_config") or {}
+
+    dv = defaults.vision
+    patch_size = _pair_to_int(backbone.get("patch_size", dv.patch_size))
+    pretrain_image_size = _pair_to_int(backbone.get("pretrain_image_size", 336))
+    vision = VisionConfig(
+        image_size=_pair_to_int(backbone.get("image_size", dv.image_size)),
+        patch_size=patch_size,
+        num_channels=backbone.get("num_channels", dv.num_channels),
+        hidden_size=backbone.get("hidden_size", dv.hidden_size),
+        intermediate_size=backbone.get("intermediate_size", dv.intermediate_size),
+        num_layers=backbone.get("num_hidden_layers", dv.num_layers),
+        num_heads=backbone.get("num_attention_heads", dv.num_heads),
+        window_size=backbone.get("window_size", dv.window_size),
+        global_attention_layers=tuple(
+            backbone.get("global_attn_indexes") or dv.global_attention_layers
+        ),
+        pretrain_grid_size=pretrain_image_size // patch_size,
+        rope_theta=float((backbone.get("rope_parameters") or {}).get("rope_theta", dv.rope_theta)),
+        fpn_size=vision_section.get("fpn_hidden_size", dv.fpn_size),
+        fpn_scale_factors=tuple(
+            float(s) for s in (vision_section.get("scale_factors") or dv.fpn_scale_factors)
+        ),
+    )
+    dt = defaults.text
+    text_config = TextConfig(
+        vocab_size=text.get("vocab_size", dt.vocab_size),
+        context_length=text.get("max_position_embeddings", dt.context_length),
+        hidden_size=text.get("hidden_size", dt.hidden_size),
+        intermediate_size=text.get("intermediate_size", dt.intermediate_size),
+        num_layers=text.get("num_hidden_layers", dt.num_layers),
+        num_heads=text.get("num_attention_heads", dt.num_heads),
+        layer_norm_eps=text.get("layer_norm_eps", dt.layer_norm_eps),
+        clip_projection_size=text.get("projection_dim", dt.clip_projection_size),
+    )
+    dg, df, dd, dm = defaults.geometry, defaults.fusion, defaults.decoder, defaults.mask_head
+    return Sam3Config(
+        vision=vision,
+        text=text_config,
+        geometry=GeometryConfig(
+            hidden_size=geometry.get("hidden_size", dg.hidden_size),
+            num_layers=geometry.get("num_layers", dg.num_layers),
+            num_heads=geometry.get("num_attention_heads", dg.num_heads),
+            intermediate_size=geometry.get("intermediate_size", dg.intermediate_size),
+            roi_size=geometry.get("roi_size", dg.roi_size),
+        ),
+        fusion=FusionEncoderConfig(
+            hidden_size=fusion.get("hidden_size", df.hidden_size),
+            num_layers=fusion.get("num_layers", df.num_layers),
+            num_heads=fusion.get("num_attention_heads", df.num_heads),
+            intermediate_size=fusion.get("intermediate_size", df.intermediate_size),
+        ),
+        decoder=DecoderConfig(
+            hidden_size=decoder.get("hidden_size", dd.hidden_size),
+            num_layers=decoder.get("num_layers", dd.num_layers),
+            num_heads=decoder.get("num_attention_heads", dd.num_heads),
+            intermediate_size=decoder.get("intermediate_size", dd.intermediate_size),
+            num_queries=decoder.get("num_queries", dd.num_queries),
+        ),
+        mask_head=MaskHeadConfig(
+            hidden_size=mask.get("hidden_size", dm.hidden_size),
+            num_upsampling_stages=mask.get("num_upsampling_stages", dm.num_upsampling_stages),
+            num_heads=mask.get("num_attention_heads", dm.num_heads),
+        ),
+    )

@@ -1,0 +1,43 @@
+"""Fusion encoder: image tokens attend to themselves and to the prompt tokens."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from sam3lib.model.config import FusionEncoderConfig
+from sam3lib.model.layers import Attention, FeedForward, key_padding_mask
+
+
+class FusionLayer(nn.Module):
+    """Pre-norm: self-attention (position on q, k), prompt cross-attention, FFN."""
+
+    def __init__(self, config: FusionEncoderConfig) -> None:
+        super().__init__()
+        size, eps = config.hidden_size, config.layer_norm_eps
+        self.layer_norm1 = nn.LayerNorm(size, eps=eps)
+        self.self_attn = Attention(size, config.num_heads)
+        self.cross_attn = Attention(size, config.num_heads)
+        self.layer_norm2 = nn.LayerNorm(size, eps=eps)
+        self.mlp = FeedForward(size, config.intermediate_size, "relu")
+        self.layer_norm3 = nn.LayerNorm(size, eps=eps)
+
+    def forward(self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor) -> Tensor:
+        y = self.layer_norm1(image)
+        with_pos = y + image_pos
+        image = image + self.self_attn(with_pos, with_pos, y)
+        y = self.layer_norm2(image)
+        image = image + self.cross_attn(y, prompt, prompt, key_padding_mask(prompt_mask))
+        return image + self.mlp(self.layer_norm3(image))
+
+
+class FusionEncoder(nn.Module):
+    """(B, HW, C) image tokens conditioned on (B, L, C) prompt tokens -> (B, HW, C)."""
+
+    def __init__(self, config: FusionEncoderConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(FusionLayer(config) for _ in range(config.num_layers))
+
+    def forward(self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor) -> Tensor:
+        for layer in self.layers:
+            image = layer(image, image_pos, prompt, prompt_mask)
+        return image

@@ -1,0 +1,135 @@
+"""Building blocks shared by several model parts: attention, MLPs, sine encodings, box maths."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """(B, L, C) -> (B, heads, L, C / heads)."""
+    batch, length, width = x.shape
+    return x.view(batch, length, num_heads, width // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """(B, heads, L, D) -> (B, L, heads * D)."""
+    batch, heads, length, head_dim = x.shape
+    return x.transpose(1, 2).reshape(batch, length, heads * head_dim)
+
+
+def key_padding_mask(valid: Tensor) -> Tensor:
+    """(B, L) bool "token is real" -> (B, 1, 1, L) boolean SDPA mask (True = may attend)."""
+    return valid[:, None, None, :]
+
+
+class Attention(nn.Module):
+    """Multi-head attention with separate q/k/v/o projections (the 256-wide detector parts).
+
+    ``attn_mask`` is either a boolean (True = may attend) or an additive float mask that
+    broadcasts to (B, heads, Lq, Lk).
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.q_proj = nn.Linear(hidden_size, hidden_size)
+        self.k_proj = nn.Linear(hidden_size, hidden_size)
+        self.v_proj = nn.Linear(hidden_size, hidden_size)
+        self.o_proj = nn.Linear(hidden_size, hidden_size)
+
+    def forward(
+        self, query: Tensor, key: Tensor, value: Tensor, attn_mask: Tensor | None = None
+    ) -> Tensor:
+        q = split_heads(self.q_proj(query), self.num_heads)
+        k = split_heads(self.k_proj(key), self.num_heads)
+        v = split_heads(self.v_proj(value), self.num_heads)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.o_proj(merge_heads(out))
+
+
+class FeedForward(nn.Module):
+    """Transformer FFN ``fc2(act(fc1(x)))``."""
+
+    def __init__(self, hidden_size: int, intermediate_size: int, activation: str) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(hidden_size, intermediate_size)
+        self.fc2 = nn.Linear(intermediate_size, hidden_size)
+        self.activation = _ACTIVATIONS[activation]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.activation(self.fc1(x)))
+
+
+_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+
+
+class MLP(nn.Module):
+    """ReLU MLP of two or three linear layers (``layer1``..``layer3``), as the heads use."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, num_layers: int) -> None:
+        super().__init__()
+        if num_layers not in (2, 3):
+            raise ValueError(f"MLP supports 2 or 3 layers, got {num_layers}")
+        self.layer1 = nn.Linear(input_size, hidden_size)
+        if num_layers == 3:
+            self.layer2 = nn.Linear(hidden_size, hidden_size)
+            self.layer3 = nn.Linear(hidden_size, output_size)
+        else:
+            self.layer2 = nn.Linear(hidden_size, output_size)
+        self.num_layers = num_layers
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.layer1(x))
+        if self.num_layers == 2:
+            return self.layer2(x)
+        return self.layer3(F.relu(self.layer2(x)))
+
+
+def sine_encode(values: Tensor, num_features: int, temperature: float = 10000.0) -> Tensor:
+    """DETR sine encoding of scalars already scaled to radians-ish range.
+
+    ``values`` (...,) -> (..., num_features) with sin on even and cos on odd features,
+    interleaved, frequency ``temperature ** (2 * (i // 2) / num_features)``.
+    """
+    index = torch.arange(num_features, device=values.device, dtype=torch.float32)
+    dim_t = temperature ** (2 * torch.div(index, 2, rounding_mode="floor") / num_features)
+    phase = values.float()[..., None] / dim_t
+    return torch.stack((phase[..., 0::2].sin(), phase[..., 1::2].cos()), dim=-1).flatten(-2)
+
+
+def sine_position_grid(
+    height: int, width: int, num_features: int, device: torch.device
+) -> Tensor:
+    """Normalised 2-D sine position encoding of a feature map: (1, 2 * num_features, H, W).
+
+    Rows and columns are numbered from 1, divided by their count and scaled by 2π; the y
+    encoding comes first in the channel dimension.
+    """
+    eps = 1e-6  # the reference normalises by (count + eps)
+    ys = torch.arange(1, height + 1, device=device, dtype=torch.float32) / (height + eps)
+    xs = torch.arange(1, width + 1, device=device, dtype=torch.float32) / (width + eps)
+    pos_y = sine_encode(ys * 2 * math.pi, num_features)  # (H, F)
+    pos_x = sine_encode(xs * 2 * math.pi, num_features)  # (W, F)
+    grid = torch.cat(
+        (
+            pos_y[:, None, :].expand(height, width, num_features),
+            pos_x[None, :, :].expand(height, width, num_features),
+        ),
+        dim=-1,
+    )
+    return grid.permute(2, 0, 1)[None]
+
+
+def box_cxcywh_to_xyxy(boxes: Tensor) -> Tensor:
+    cx, cy, w, h = boxes.unbind(-1)
+    return torch.stack((cx - 0.5 * w, cy - 0.5 * h, cx + 0.5 * w, cy + 0.5 * h), dim=-1)
+
+
+def inverse_sigmoid(x: Tensor, eps: float) -> Tensor:
+    """Logit of ``x`` clamped away from 0 and 1 by ``eps`` (box refinement stays finite)."""
+    x = x.clamp(0, 1)
+    return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
