@@ -39,7 +39,9 @@ def _bilinear(channels: np.ndarray, y: float, x: float) -> np.ndarray:
     )
 
 
-def reference_roi_align(features: torch.Tensor, boxes_xyxy: torch.Tensor, size: int) -> torch.Tensor:
+def reference_roi_align(
+    features: torch.Tensor, boxes_xyxy: torch.Tensor, size: int
+) -> torch.Tensor:
     """features (B, C, H, W); boxes (B, M, 4) in feature pixels -> (B, M, C, size, size) float64."""
     feats = features.detach().double().numpy()
     boxes = boxes_xyxy.detach().double().numpy()

@@ -88,3 +88,14 @@ def build_tiny_reference(seed: int = 0) -> Any:
 def save_reference(model: Any, directory: Path) -> Path:
     model.save_pretrained(directory)
     return directory
+
+
+def paired_outputs(reference: Any, ours: Any) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """transformers' output fields next to ours (``Sam3Outputs``), as (reference, ours)."""
+    return {
+        "mask_logits": (reference.pred_masks, ours.mask_logits),
+        "boxes_xyxy": (reference.pred_boxes, ours.boxes_xyxy),
+        "query_logits": (reference.pred_logits, ours.query_logits),
+        "presence_logit": (reference.presence_logits.squeeze(-1), ours.presence_logit),
+        "semantic_logits": (reference.semantic_seg, ours.semantic_logits),
+    }

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from helpers.transformers_reference import PAD_BOX_LABEL
+from helpers.transformers_reference import PAD_BOX_LABEL, paired_outputs
 from sam3lib.checkpoint import load_model
 from sam3lib.model import Sam3Model, Sam3Outputs
 
@@ -49,14 +49,7 @@ def _padding_box(batch: int) -> dict[str, torch.Tensor]:
 
 
 def _assert_outputs_match(reference: Any, ours: Sam3Outputs) -> None:
-    pairs = {
-        "mask_logits": (reference.pred_masks, ours.mask_logits),
-        "boxes_xyxy": (reference.pred_boxes, ours.boxes_xyxy),
-        "query_logits": (reference.pred_logits, ours.query_logits),
-        "presence_logit": (reference.presence_logits.squeeze(-1), ours.presence_logit),
-        "semantic_logits": (reference.semantic_seg, ours.semantic_logits),
-    }
-    for name, (expected, actual) in pairs.items():
+    for name, (expected, actual) in paired_outputs(reference, ours).items():
         assert actual.shape == expected.shape, name
         torch.testing.assert_close(actual, expected, atol=TOLERANCE, rtol=0, msg=name)
 
@@ -94,7 +87,9 @@ def test_padded_boxes_are_ignored(transformers_reference: Any, ours: Sam3Model) 
     """A batch mixing 2 boxes and 1 box + padding equals transformers with label -10."""
     pixels = _pixels(2)
     ids, mask = _tokens(4, 6)
-    boxes = torch.tensor([[[0.4, 0.5, 0.3, 0.2], [0.7, 0.3, 0.2, 0.4]], [[0.5, 0.5, 0.5, 0.5], [0, 0, 0, 0]]])
+    boxes = torch.tensor(
+        [[[0.4, 0.5, 0.3, 0.2], [0.7, 0.3, 0.2, 0.4]], [[0.5, 0.5, 0.5, 0.5], [0, 0, 0, 0]]]
+    )
     labels = torch.tensor([[1, 0], [1, PAD_BOX_LABEL]])
     expected = transformers_reference(
         pixel_values=pixels,

@@ -15,7 +15,11 @@ def test_roi_align_matches_loop_reference(size: int) -> None:
     features = torch.randn(2, 5, 12, 10, generator=generator)
     boxes = torch.tensor(
         [
-            [[0.0, 0.0, 10.0, 12.0], [2.3, 3.1, 7.9, 5.2], [4.0, 4.0, 4.4, 4.3]],  # whole, odd, < 1 px
+            [
+                [0.0, 0.0, 10.0, 12.0],
+                [2.3, 3.1, 7.9, 5.2],
+                [4.0, 4.0, 4.4, 4.3],
+            ],  # whole, odd, < 1 px
             [[9.0, 11.0, 10.0, 12.0], [-0.8, -0.5, 3.0, 2.0], [1.5, 0.2, 9.7, 11.9]],  # edges
         ]
     )

@@ -39,7 +39,9 @@ class VisionConfig:
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
-            raise ConfigError(f"image_size {self.image_size} is not a multiple of {self.patch_size}")
+            raise ConfigError(
+                f"image_size {self.image_size} is not a multiple of {self.patch_size}"
+            )
         if self.grid_size % self.window_size:
             raise ConfigError(
                 f"token grid {self.grid_size} is not a multiple of window_size {self.window_size}"
@@ -163,15 +165,30 @@ class Sam3Config:
         """A few-layer model with the real topology, for tests (runs in milliseconds)."""
         return cls(
             vision=VisionConfig(
-                image_size=168, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
-                window_size=6, global_attention_layers=(1,), pretrain_grid_size=6, fpn_size=32,
+                image_size=168,
+                hidden_size=32,
+                intermediate_size=64,
+                num_layers=2,
+                num_heads=2,
+                window_size=6,
+                global_attention_layers=(1,),
+                pretrain_grid_size=6,
+                fpn_size=32,
             ),
             text=TextConfig(
-                vocab_size=49408, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
+                vocab_size=49408,
+                hidden_size=32,
+                intermediate_size=64,
+                num_layers=2,
+                num_heads=2,
                 clip_projection_size=16,
             ),
-            geometry=GeometryConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64),
-            fusion=FusionEncoderConfig(hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64),
+            geometry=GeometryConfig(
+                hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64
+            ),
+            fusion=FusionEncoderConfig(
+                hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64
+            ),
             decoder=DecoderConfig(
                 hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, num_queries=10
             ),

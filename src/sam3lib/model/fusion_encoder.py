@@ -21,7 +21,9 @@ class FusionLayer(nn.Module):
         self.mlp = FeedForward(size, config.intermediate_size, "relu")
         self.layer_norm3 = nn.LayerNorm(size, eps=eps)
 
-    def forward(self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor) -> Tensor:
+    def forward(
+        self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor
+    ) -> Tensor:
         y = self.layer_norm1(image)
         with_pos = y + image_pos
         image = image + self.self_attn(with_pos, with_pos, y)
@@ -37,7 +39,9 @@ class FusionEncoder(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(FusionLayer(config) for _ in range(config.num_layers))
 
-    def forward(self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor) -> Tensor:
+    def forward(
+        self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor
+    ) -> Tensor:
         for layer in self.layers:
             image = layer(image, image_pos, prompt, prompt_mask)
         return image

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +52,9 @@ class Attention(nn.Module):
         return self.o_proj(merge_heads(out))
 
 
+_ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"relu": F.relu, "gelu": F.gelu}
+
+
 class FeedForward(nn.Module):
     """Transformer FFN ``fc2(act(fc1(x)))``."""
 
@@ -64,13 +68,12 @@ class FeedForward(nn.Module):
         return self.fc2(self.activation(self.fc1(x)))
 
 
-_ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
-
-
 class MLP(nn.Module):
     """ReLU MLP of two or three linear layers (``layer1``..``layer3``), as the heads use."""
 
-    def __init__(self, input_size: int, hidden_size: int, output_size: int, num_layers: int) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, output_size: int, num_layers: int
+    ) -> None:
         super().__init__()
         if num_layers not in (2, 3):
             raise ValueError(f"MLP supports 2 or 3 layers, got {num_layers}")
@@ -101,9 +104,7 @@ def sine_encode(values: Tensor, num_features: int, temperature: float = 10000.0)
     return torch.stack((phase[..., 0::2].sin(), phase[..., 1::2].cos()), dim=-1).flatten(-2)
 
 
-def sine_position_grid(
-    height: int, width: int, num_features: int, device: torch.device
-) -> Tensor:
+def sine_position_grid(height: int, width: int, num_features: int, device: torch.device) -> Tensor:
     """Normalised 2-D sine position encoding of a feature map: (1, 2 * num_features, H, W).
 
     Rows and columns are numbered from 1, divided by their count and scaled by 2π; the y

@@ -32,7 +32,7 @@ class PixelDecoder(nn.Module):
     def forward(self, coarsest: Tensor, finer_levels: list[Tensor]) -> Tensor:
         """``finer_levels`` ordered coarse to fine; batch 1 broadcasts against ``coarsest``."""
         x = coarsest
-        for conv, norm, level in zip(self.conv_layers, self.norms, finer_levels):
+        for conv, norm, level in zip(self.conv_layers, self.norms, finer_levels, strict=False):
             x = F.interpolate(x, size=level.shape[-2:], mode="nearest") + level
             x = F.relu(norm(conv(x)))
         return x

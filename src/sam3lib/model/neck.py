@@ -49,11 +49,11 @@ class FPNNeck(nn.Module):
             FPNLevel(config.hidden_size, config.fpn_size, scale)
             for scale in config.fpn_scale_factors
         )
+        scales = config.fpn_scale_factors
+        self.detector_levels = sorted(
+            (i for i, scale in enumerate(scales) if scale >= 1.0), key=lambda i: -scales[i]
+        )
 
     def forward(self, backbone_map: Tensor) -> list[Tensor]:
         """(B, C, G, G) -> levels with scale >= 1, finest first."""
-        levels = sorted(
-            (level for level in self.fpn_layers if level.scale >= 1.0),
-            key=lambda level: -level.scale,
-        )
-        return [level(backbone_map) for level in levels]
+        return [self.fpn_layers[i](backbone_map) for i in self.detector_levels]

@@ -31,7 +31,10 @@ def roi_align(features: Tensor, boxes_xyxy: Tensor, output_size: int) -> Tensor:
     weights_y = _axis_weights(y0, y1, height, output_size)  # (B, M, S, H)
     weights_x = _axis_weights(x0, x1, width, output_size)  # (B, M, S, W)
     pooled = torch.einsum(
-        "bmsh,bchw,bmtw->bmcst", weights_y.to(features.dtype), features, weights_x.to(features.dtype)
+        "bmsh,bchw,bmtw->bmcst",
+        weights_y.to(features.dtype),
+        features,
+        weights_x.to(features.dtype),
     )
     return pooled
 

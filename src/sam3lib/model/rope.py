@@ -36,6 +36,6 @@ def axial_rope_tables(
 def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """Rotate channel pairs (x0, x1) -> (x0 cos - x1 sin, x1 cos + x0 sin), in float32."""
     x32 = x.float()
-    pairs = x32.unflatten(-1, (-1, 2))
+    pairs = x32.reshape(*x32.shape[:-1], -1, 2)
     rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
     return (x32 * cos + rotated * sin).to(x.dtype)

@@ -45,7 +45,8 @@ class Sam3Model(nn.Module):
     Example:
         >>> model = Sam3Model(Sam3Config.tiny())  # weights: see sam3lib.checkpoint
         >>> image = model.encode_image(torch.zeros(1, 3, 168, 168))
-        >>> text = model.encode_text(torch.tensor([[49406, 320, 49407]]), torch.ones(1, 3, dtype=torch.bool))
+        >>> ids = torch.tensor([[49406, 320, 49407]])
+        >>> text = model.encode_text(ids, torch.ones(1, 3, dtype=torch.bool))
         >>> out = model.decode(image, text)
         >>> out.mask_logits.shape
         torch.Size([1, 10, 48, 48])
@@ -67,7 +68,9 @@ class Sam3Model(nn.Module):
         """(B, 3, S, S) normalised pixels (see ``sam3lib.preprocess``) -> image features."""
         size = self.config.vision.image_size
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != (3, size, size):
-            raise InputError(f"pixels must have shape (B, 3, {size}, {size}), got {tuple(pixels.shape)}")
+            raise InputError(
+                f"pixels must have shape (B, 3, {size}, {size}), got {tuple(pixels.shape)}"
+            )
         return self.vision_encoder(pixels)
 
     def encode_text(self, token_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
@@ -131,7 +134,9 @@ class Sam3Model(nn.Module):
         tokens = grid.flatten(2).transpose(1, 2)
         tokens_pos = grid_pos.flatten(2).transpose(1, 2)
         fused = self.detr_encoder(tokens, tokens_pos, prompt, prompt_mask)
-        queries, boxes, presence = self.detr_decoder(fused, tokens_pos, grid_hw, prompt, prompt_mask)
+        queries, boxes, presence = self.detr_decoder(
+            fused, tokens_pos, grid_hw, prompt, prompt_mask
+        )
         query_logits = self.dot_product_scoring(queries, prompt, prompt_mask)
         mask_logits, semantic_logits = self.mask_decoder(
             queries, fused, grid_hw, [image.fpn_x2, image.fpn_x4], prompt, prompt_mask
