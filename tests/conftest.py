@@ -32,6 +32,8 @@ def transformers_reference() -> Any:
 
 
 @pytest.fixture(scope="session")
-def tiny_hf_checkpoint(transformers_reference: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_hf_checkpoint(
+    transformers_reference: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The reference model written by ``save_pretrained`` (config.json + model.safetensors)."""
     return save_reference(transformers_reference, tmp_path_factory.mktemp("tiny_hf"))

@@ -228,6 +228,11 @@ def _pair_to_int(value: Any) -> int:
     return int(value)
 
 
+def _unless_none(value: Any, default: Any) -> Any:
+    """transformers writes ``null`` for "use the default"; an empty list is a real value."""
+    return default if value is None else value
+
+
 def _from_transformers_sections(config: dict[str, Any]) -> Sam3Config:
     defaults = Sam3Config()
     vision_section = config.get("vision_config") or {}
@@ -251,13 +256,14 @@ def _from_transformers_sections(config: dict[str, Any]) -> Sam3Config:
         num_heads=backbone.get("num_attention_heads", dv.num_heads),
         window_size=backbone.get("window_size", dv.window_size),
         global_attention_layers=tuple(
-            backbone.get("global_attn_indexes") or dv.global_attention_layers
+            _unless_none(backbone.get("global_attn_indexes"), dv.global_attention_layers)
         ),
         pretrain_grid_size=pretrain_image_size // patch_size,
         rope_theta=float((backbone.get("rope_parameters") or {}).get("rope_theta", dv.rope_theta)),
         fpn_size=vision_section.get("fpn_hidden_size", dv.fpn_size),
         fpn_scale_factors=tuple(
-            float(s) for s in (vision_section.get("scale_factors") or dv.fpn_scale_factors)
+            float(s)
+            for s in _unless_none(vision_section.get("scale_factors"), dv.fpn_scale_factors)
         ),
     )
     dt = defaults.text

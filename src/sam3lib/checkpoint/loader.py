@@ -1,0 +1,167 @@
+"""Build a SAM 3 model from a checkpoint, with no random init and no second copy of the weights.
+
+The model is built on the ``meta`` device (parameters without storage), the checkpoint is
+memory-mapped, converted to our layout, checked strictly against the model's keys and shapes,
+and its tensors become the model's parameters (``load_state_dict(assign=True)``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from itertools import chain
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from sam3lib.checkpoint._keys import describe_keys
+from sam3lib.checkpoint.files import read_state_dict
+from sam3lib.checkpoint.layouts import to_our_layout
+from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
+from sam3lib.checkpoint.transformers_config import read_transformers_config
+from sam3lib.errors import CheckpointKeyError, NotASam3CheckpointError
+from sam3lib.model import Sam3Config, Sam3Model
+
+
+def load_sam3_model(
+    source: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Sam3Model, ResolvedCheckpoint]:
+    """Load SAM 3 from a hub repo id, a checkpoint directory or a weights file.
+
+    The configuration comes from the checkpoint's ``config.json``; without one (a bare
+    ``sam3.pt`` or ``.safetensors`` file) the published SAM 3 configuration is used.
+
+    Args:
+        source: ``"facebook/sam3"``, a directory, or a ``.safetensors``/``.pt``/``.pth`` file.
+        revision, token, cache_dir: passed to the Hugging Face Hub for a repo id.
+        device: where the parameters go.
+        dtype: floating-point parameters are cast to it.
+
+    Returns:
+        The model in eval mode, and the checkpoint's local files (tokenizer files included).
+
+    Raises:
+        CheckpointError: or a subclass, if the checkpoint cannot be found, read or matched.
+        ConfigError: if ``config.json`` is not a SAM 3 configuration.
+
+    Example:
+        >>> model, files = load_sam3_model("facebook/sam3", device="cuda")  # doctest: +SKIP
+        >>> files.tokenizer_files["tokenizer.json"]  # doctest: +SKIP
+    """
+    resolved = resolve_checkpoint(source, revision=revision, token=token, cache_dir=cache_dir)
+    config = (
+        Sam3Config.sam3()
+        if resolved.config_path is None
+        else read_transformers_config(resolved.config_path)
+    )
+    with torch.device("meta"):
+        model = Sam3Model(config)
+    load_weights(model, resolved.weights_path, device=device, dtype=dtype)
+    return model.eval(), resolved
+
+
+def load_model(
+    source: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    token: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Sam3Model:
+    """:func:`load_sam3_model` without the file paths.
+
+    Example:
+        >>> model = load_model("checkpoints/sam3")  # doctest: +SKIP
+    """
+    model, _ = load_sam3_model(
+        source, revision=revision, token=token, cache_dir=cache_dir, device=device, dtype=dtype
+    )
+    return model
+
+
+def load_weights(
+    model: nn.Module,
+    weights_path: Path,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Make a checkpoint's tensors the parameters of ``model`` (best built on ``meta``).
+
+    Any layout of :mod:`sam3lib.checkpoint.layouts` is accepted; the model's state dict keys
+    define what must be there.
+
+    Raises:
+        CheckpointKeyError: on missing, unexpected or misshapen tensors (all listed).
+        NotASam3CheckpointError, CorruptCheckpointError: see :func:`read_state_dict`.
+    """
+    state_dict = to_our_layout(read_state_dict(weights_path))
+    expected = {key: value.shape for key, value in model.state_dict().items()}
+    check_state_dict(state_dict, expected, source=str(weights_path))
+    placed = {key: _place(tensor, device, dtype) for key, tensor in state_dict.items()}
+    model.load_state_dict(placed, strict=True, assign=True)
+    on_meta = [
+        name
+        for name, tensor in chain(model.named_parameters(), model.named_buffers())
+        if tensor.is_meta
+    ]
+    if on_meta:
+        # Only non-persistent buffers can be left: the model must create them without storage
+        # or recompute them, since no checkpoint holds them.
+        raise RuntimeError(
+            f"{type(model).__name__} still has tensors on the meta device after loading:\n"
+            f"{describe_keys(on_meta)}"
+        )
+
+
+def check_state_dict(
+    state_dict: Mapping[str, Tensor], expected: Mapping[str, torch.Size], *, source: str
+) -> None:
+    """Raise unless ``state_dict`` has exactly the ``expected`` keys, with the expected shapes.
+
+    Raises:
+        NotASam3CheckpointError: if few of the tensors have names the model knows.
+        CheckpointKeyError: listing the missing, unexpected and misshapen tensors.
+    """
+    present = expected.keys() & state_dict.keys()
+    # Judged on the smaller key set, so SAM 3 weights of another size (a config.json that does
+    # not match them) still get the detailed report below.
+    if not present or 2 * len(present) < min(len(expected), len(state_dict)):
+        raise NotASam3CheckpointError(
+            f"{source} does not hold SAM 3 weights: only {len(present)} of its "
+            f"{len(state_dict)} tensors have names the model knows. Its keys include:\n"
+            f"{describe_keys(state_dict)}"
+        )
+    missing = expected.keys() - state_dict.keys()
+    unexpected = state_dict.keys() - expected.keys()
+    misshapen = [
+        f"{key}: model {tuple(expected[key])}, checkpoint {tuple(state_dict[key].shape)}"
+        for key in present
+        if state_dict[key].shape != expected[key]
+    ]
+    problems = [
+        f"{len(keys)} {what}:\n{describe_keys(keys)}"
+        for what, keys in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("with the wrong shape (is config.json the one saved with these weights?)", misshapen),
+        )
+        if keys
+    ]
+    if problems:
+        raise CheckpointKeyError(f"{source} does not match the model:\n" + "\n".join(problems))
+
+
+def _place(tensor: Tensor, device: str | torch.device, dtype: torch.dtype) -> Tensor:
+    """Move and cast; a no-op (no copy) when the tensor already has that device and dtype."""
+    if tensor.is_floating_point():
+        return tensor.to(device=device, dtype=dtype)
+    return tensor.to(device=device)

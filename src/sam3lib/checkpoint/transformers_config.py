@@ -1,0 +1,121 @@
+"""``config.json`` in transformers' format: read into a :class:`Sam3Config`, and written from one.
+
+Reading goes through :meth:`Sam3Config.from_transformers_dict`. Writing produces the subset
+of transformers' ``Sam3Config`` that describes the weights, complete enough for transformers'
+own ``Sam3Model.from_pretrained`` (its CLIP text sub-config is not merged with SAM 3's
+defaults, so every text field is written).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sam3lib.errors import ConfigError
+from sam3lib.model.config import Sam3Config
+
+CONFIG_FILENAME = "config.json"
+
+
+def read_transformers_config(path: Path) -> Sam3Config:
+    """Parse a transformers ``config.json`` (model_type ``sam3`` or ``sam3_video``).
+
+    Raises:
+        ConfigError: if the file is not JSON or not a SAM 3 configuration.
+
+    Example:
+        >>> config = read_transformers_config(Path("sam3/config.json"))  # doctest: +SKIP
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path} is not a readable JSON file: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds a JSON {type(data).__name__}, not an object")
+    return Sam3Config.from_transformers_dict(data)
+
+
+def config_to_transformers_dict(config: Sam3Config) -> dict[str, Any]:
+    """The transformers ``Sam3Config`` dictionary describing ``config``.
+
+    ``Sam3Config.from_transformers_dict`` reads it back to an equal config, and transformers
+    builds a ``Sam3Model`` from it whose state dict has our keys and shapes.
+
+    Example:
+        >>> d = config_to_transformers_dict(Sam3Config.tiny())
+        >>> Sam3Config.from_transformers_dict(d) == Sam3Config.tiny()
+        True
+    """
+    vision, text = config.vision, config.text
+    feature_sizes = [int(vision.grid_size * s) for s in vision.fpn_scale_factors if s >= 1.0]
+    return {
+        "model_type": "sam3",
+        "architectures": ["Sam3Model"],
+        "vision_config": {
+            "model_type": "sam3_vision_model",
+            "backbone_config": {
+                "model_type": "sam3_vit_model",
+                "image_size": vision.image_size,
+                "patch_size": vision.patch_size,
+                "num_channels": vision.num_channels,
+                "hidden_size": vision.hidden_size,
+                "intermediate_size": vision.intermediate_size,
+                "num_hidden_layers": vision.num_layers,
+                "num_attention_heads": vision.num_heads,
+                "window_size": vision.window_size,
+                "global_attn_indexes": list(vision.global_attention_layers),
+                "pretrain_image_size": vision.pretrain_grid_size * vision.patch_size,
+                "layer_norm_eps": vision.layer_norm_eps,
+                "hidden_act": "gelu",
+                "rope_parameters": {"rope_type": "axial", "rope_theta": vision.rope_theta},
+            },
+            "fpn_hidden_size": vision.fpn_size,
+            "scale_factors": list(vision.fpn_scale_factors),
+            "backbone_feature_sizes": [[size, size] for size in feature_sizes],
+        },
+        "text_config": {
+            "model_type": "clip_text_model",
+            "vocab_size": text.vocab_size,
+            "max_position_embeddings": text.context_length,
+            "hidden_size": text.hidden_size,
+            "intermediate_size": text.intermediate_size,
+            "num_hidden_layers": text.num_layers,
+            "num_attention_heads": text.num_heads,
+            "projection_dim": text.clip_projection_size,
+            "layer_norm_eps": text.layer_norm_eps,
+            "hidden_act": "gelu",
+            "bos_token_id": text.start_token_id,
+            "eos_token_id": text.end_token_id,
+            "pad_token_id": text.end_token_id,
+        },
+        "geometry_encoder_config": {
+            "hidden_size": config.geometry.hidden_size,
+            "num_layers": config.geometry.num_layers,
+            "num_attention_heads": config.geometry.num_heads,
+            "intermediate_size": config.geometry.intermediate_size,
+            "roi_size": config.geometry.roi_size,
+            "layer_norm_eps": config.geometry.layer_norm_eps,
+        },
+        "detr_encoder_config": {
+            "hidden_size": config.fusion.hidden_size,
+            "num_layers": config.fusion.num_layers,
+            "num_attention_heads": config.fusion.num_heads,
+            "intermediate_size": config.fusion.intermediate_size,
+            "layer_norm_eps": config.fusion.layer_norm_eps,
+        },
+        "detr_decoder_config": {
+            "hidden_size": config.decoder.hidden_size,
+            "num_layers": config.decoder.num_layers,
+            "num_attention_heads": config.decoder.num_heads,
+            "intermediate_size": config.decoder.intermediate_size,
+            "num_queries": config.decoder.num_queries,
+            "layer_norm_eps": config.decoder.layer_norm_eps,
+        },
+        "mask_decoder_config": {
+            "hidden_size": config.mask_head.hidden_size,
+            "num_upsampling_stages": config.mask_head.num_upsampling_stages,
+            "num_attention_heads": config.mask_head.num_heads,
+            "layer_norm_eps": config.mask_head.layer_norm_eps,
+        },
+    }

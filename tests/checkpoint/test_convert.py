@@ -1,0 +1,75 @@
+"""Converting Meta's sam3.pt to a model.safetensors + config.json directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import safetensors
+import torch
+import transformers
+from checkpoint_factory import meta_checkpoint, save_pt
+from torch import Tensor
+
+from sam3lib.checkpoint import convert, convert_meta_checkpoint, load_sam3_model
+from sam3lib.errors import CheckpointKeyError
+from sam3lib.model import Sam3Config
+
+
+@pytest.fixture
+def meta_pt(tmp_path: Path, tiny_state_dict: dict[str, Tensor]) -> Path:
+    return save_pt(tmp_path / "sam3.pt", meta_checkpoint(tiny_state_dict))
+
+
+def test_converted_directory_loads_with_identical_weights(
+    meta_pt: Path, tmp_path: Path, tiny_state_dict: dict[str, Tensor]
+) -> None:
+    out = convert_meta_checkpoint(meta_pt, tmp_path / "out", config=Sam3Config.tiny())
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
+    with safetensors.safe_open(out / "model.safetensors", "pt") as file:
+        assert set(file.keys()) == tiny_state_dict.keys()  # our layout, no prefix
+
+    model, resolved = load_sam3_model(out)
+    assert resolved.config_path == out / "config.json"
+    assert model.config == Sam3Config.tiny()
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in tiny_state_dict.items())
+
+
+def test_transformers_loads_the_converted_directory(
+    meta_pt: Path, tmp_path: Path, tiny_state_dict: dict[str, Tensor]
+) -> None:
+    out = convert_meta_checkpoint(meta_pt, tmp_path / "out", config=Sam3Config.tiny())
+    reference = transformers.Sam3Model.from_pretrained(out)
+    loaded = reference.state_dict()
+    assert loaded.keys() == tiny_state_dict.keys()
+    assert all(torch.equal(loaded[k], v) for k, v in tiny_state_dict.items())
+
+
+def test_weights_that_do_not_fit_the_config_write_nothing(meta_pt: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(CheckpointKeyError):
+        convert_meta_checkpoint(meta_pt, out)  # the full-size preset
+    assert not out.exists()
+
+
+def test_cli_passes_its_paths_and_reports_success(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[tuple[Path, Path]] = []
+
+    def fake_convert(checkpoint: Path, out_dir: Path) -> Path:
+        calls.append((checkpoint, out_dir))
+        return out_dir
+
+    monkeypatch.setattr(convert, "convert_meta_checkpoint", fake_convert)
+    assert convert.main(["in/sam3.pt", str(tmp_path / "out")]) == 0
+    assert calls == [(Path("in/sam3.pt"), tmp_path / "out")]
+    assert "model.safetensors" in capsys.readouterr().out
+
+
+def test_cli_reports_errors_on_stderr_with_status_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert convert.main([str(tmp_path / "absent.pt"), str(tmp_path / "out")]) == 1
+    assert "absent.pt does not exist" in capsys.readouterr().err
