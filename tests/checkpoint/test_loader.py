@@ -19,7 +19,7 @@ from checkpoint_factory import (
 )
 from torch import Tensor
 
-from sam3lib.checkpoint import check_state_dict, load_model, load_sam3_model
+from sam3lib.checkpoint import check_state_dict, load_sam3_model
 from sam3lib.errors import CheckpointKeyError, CorruptCheckpointError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
 
@@ -62,10 +62,10 @@ def test_loads_a_transformers_save_pretrained_directory(
     _assert_loaded(model, tiny_state_dict)
 
 
-def test_load_model_is_load_sam3_model_without_the_paths(
+def test_from_pretrained_is_load_sam3_model_without_the_paths(
     tiny_hf_checkpoint: Path, tiny_state_dict: dict[str, Tensor]
 ) -> None:
-    _assert_loaded(load_model(tiny_hf_checkpoint), tiny_state_dict)
+    _assert_loaded(Sam3Model.from_pretrained(tiny_hf_checkpoint), tiny_state_dict)
 
 
 def test_loads_the_hub_video_layout(
@@ -73,13 +73,13 @@ def test_loads_the_hub_video_layout(
 ) -> None:
     video = hf_video_state_dict(tiny_state_dict)
     directory = _checkpoint_dir(tmp_path, video, tiny_config_json, "model.safetensors")
-    _assert_loaded(load_model(directory), tiny_state_dict)
+    _assert_loaded(Sam3Model.from_pretrained(directory), tiny_state_dict)
 
 
 def test_loads_metas_layout_from_a_pt_file(
     meta_dir: Path, tiny_state_dict: dict[str, Tensor]
 ) -> None:
-    _assert_loaded(load_model(meta_dir), tiny_state_dict)
+    _assert_loaded(Sam3Model.from_pretrained(meta_dir), tiny_state_dict)
 
 
 def test_loads_from_the_hub_cache(
@@ -97,7 +97,7 @@ def test_loads_from_the_hub_cache(
 
 
 def test_split_attention_weights_stay_views_of_the_mapped_file(meta_dir: Path) -> None:
-    attention = load_model(meta_dir).vision_encoder.backbone.layers[0].attention
+    attention = Sam3Model.from_pretrained(meta_dir).vision_encoder.backbone.layers[0].attention
     storages = {
         projection.weight.untyped_storage().data_ptr()
         for projection in (attention.q_proj, attention.k_proj, attention.v_proj)
@@ -108,7 +108,7 @@ def test_split_attention_weights_stay_views_of_the_mapped_file(meta_dir: Path) -
 def test_casts_floating_point_weights_to_the_requested_dtype(
     tiny_hf_checkpoint: Path, tiny_state_dict: dict[str, Tensor]
 ) -> None:
-    model = load_model(tiny_hf_checkpoint, dtype=torch.bfloat16)
+    model = Sam3Model.from_pretrained(tiny_hf_checkpoint, dtype=torch.bfloat16)
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
     expected = {k: v.to(torch.bfloat16) for k, v in tiny_state_dict.items()}
     _assert_loaded(model, expected)
@@ -118,7 +118,7 @@ def test_a_bare_weights_file_gets_the_published_configuration(tiny_hf_checkpoint
     # The tiny weights cannot fill the full-size model: the error shows which model was built.
     shapes = r"detr_decoder\.box_head\.layer1\.bias: model \(256,\), checkpoint \(32,\)"
     with pytest.raises(CheckpointKeyError, match=shapes):
-        load_model(tiny_hf_checkpoint / "model.safetensors")
+        Sam3Model.from_pretrained(tiny_hf_checkpoint / "model.safetensors")
 
 
 # --- strictness -------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_a_missing_tensor_is_named(
     del incomplete["detr_decoder.presence_token.weight"]
     directory = _checkpoint_dir(tmp_path, incomplete, tiny_config_json, "model.safetensors")
     with pytest.raises(CheckpointKeyError, match=r"1 missing:\n  detr_decoder\.presence_token"):
-        load_model(directory)
+        Sam3Model.from_pretrained(directory)
 
 
 def test_unexpected_tensors_are_listed_with_a_count(
@@ -142,7 +142,7 @@ def test_unexpected_tensors_are_listed_with_a_count(
         tmp_path, {**tiny_state_dict, **extra}, tiny_config_json, "model.safetensors"
     )
     with pytest.raises(CheckpointKeyError) as caught:
-        load_model(directory)
+        Sam3Model.from_pretrained(directory)
     message = str(caught.value)
     assert "25 unexpected" in message
     assert "extra_head.layers.00.weight" in message and "extra_head.layers.19.weight" in message
@@ -159,20 +159,20 @@ def test_a_misshapen_tensor_is_shown_with_both_shapes(
         CheckpointKeyError,
         match=r"text_projection\.weight: model \(32, 32\), checkpoint \(32, 33\)",
     ):
-        load_model(directory)
+        Sam3Model.from_pretrained(directory)
 
 
 def test_weights_of_another_model_are_not_sam3(tmp_path: Path, tiny_config_json: Path) -> None:
     other = {f"encoder.layer.{i}.dense.weight": torch.zeros(4, 4) for i in range(3)}
     directory = _checkpoint_dir(tmp_path, other, tiny_config_json, "model.safetensors")
     with pytest.raises(NotASam3CheckpointError, match=r"encoder\.layer\.0\.dense\.weight"):
-        load_model(directory)
+        Sam3Model.from_pretrained(directory)
 
 
 def test_a_pickle_with_unrelated_keys_is_not_sam3(tmp_path: Path) -> None:
     path = save_pt(tmp_path / "sam3.pt", {"model": {"fc.weight": torch.zeros(2, 2)}})
     with pytest.raises(NotASam3CheckpointError):
-        load_model(path)
+        Sam3Model.from_pretrained(path)
 
 
 def test_a_truncated_checkpoint_is_corrupt(tmp_path: Path, tiny_hf_checkpoint: Path) -> None:
@@ -180,7 +180,7 @@ def test_a_truncated_checkpoint_is_corrupt(tmp_path: Path, tiny_hf_checkpoint: P
     shutil.copytree(tiny_hf_checkpoint, directory)
     truncate(directory / "model.safetensors", keep_fraction=0.9)
     with pytest.raises(CorruptCheckpointError):
-        load_model(directory)
+        Sam3Model.from_pretrained(directory)
 
 
 def test_a_truncated_meta_checkpoint_is_corrupt(
@@ -188,7 +188,7 @@ def test_a_truncated_meta_checkpoint_is_corrupt(
 ) -> None:
     path = truncate(save_pt(tmp_path / "sam3.pt", meta_checkpoint(tiny_state_dict)), 0.9)
     with pytest.raises(CorruptCheckpointError):
-        load_model(path)
+        Sam3Model.from_pretrained(path)
 
 
 def test_full_size_weights_for_a_tiny_config_get_the_detailed_report(
@@ -207,8 +207,8 @@ def test_metas_layout_and_transformers_layout_give_identical_outputs(
 ) -> None:
     """The same tiny weights written in both layouts (Meta's by the inverse mapping, fused qkv
     and in_proj included) run to bit-identical outputs, text and box prompts alike."""
-    from_transformers = load_model(tiny_hf_checkpoint)
-    from_meta = load_model(meta_dir)
+    from_transformers = Sam3Model.from_pretrained(tiny_hf_checkpoint)
+    from_meta = Sam3Model.from_pretrained(meta_dir)
     generator = torch.Generator().manual_seed(3)
     pixels = torch.randn(2, 3, 168, 168, generator=generator)
     ids = torch.randint(300, 40000, (2, 32), generator=generator)

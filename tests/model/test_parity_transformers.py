@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from helpers.transformers_reference import PAD_BOX_LABEL, paired_outputs
-from sam3lib.checkpoint import load_model
 from sam3lib.model import Sam3Model, Sam3Outputs
 
 TOLERANCE = 1e-5
@@ -22,7 +21,7 @@ CONTEXT = 32
 
 @pytest.fixture(scope="module")
 def ours(tiny_hf_checkpoint: Path) -> Sam3Model:
-    return load_model(tiny_hf_checkpoint).eval()
+    return Sam3Model.from_pretrained(tiny_hf_checkpoint).eval()
 
 
 def _tokens(*lengths: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -39,7 +39,7 @@ def convert_meta_checkpoint(
     SAM 3) before anything is written. Other layouts the loader reads are accepted as well.
 
     Returns:
-        ``out_dir``, ready for :func:`sam3lib.checkpoint.load_model`.
+        ``out_dir``, ready for :meth:`sam3lib.model.Sam3Model.from_pretrained`.
 
     Raises:
         CheckpointError: or a subclass, if the checkpoint cannot be read or does not match.

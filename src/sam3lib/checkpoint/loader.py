@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from itertools import chain
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +23,16 @@ from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
 from sam3lib.checkpoint.transformers_config import read_transformers_config
 from sam3lib.errors import CheckpointKeyError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
+
+
+class LoadOptions(TypedDict, total=False):
+    """Keyword options of :func:`load_sam3_model`, for APIs that pass them through."""
+
+    revision: str | None
+    token: str | None
+    cache_dir: str | os.PathLike[str] | None
+    device: str | torch.device
+    dtype: torch.dtype
 
 
 def load_sam3_model(
@@ -65,26 +76,6 @@ def load_sam3_model(
         model = Sam3Model(config)
     load_weights(model, resolved.weights_path, device=device, dtype=dtype)
     return model.eval(), resolved
-
-
-def load_model(
-    source: str | os.PathLike[str],
-    *,
-    revision: str | None = None,
-    token: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype = torch.float32,
-) -> Sam3Model:
-    """:func:`load_sam3_model` without the file paths.
-
-    Example:
-        >>> model = load_model("checkpoints/sam3")  # doctest: +SKIP
-    """
-    model, _ = load_sam3_model(
-        source, revision=revision, token=token, cache_dir=cache_dir, device=device, dtype=dtype
-    )
-    return model
 
 
 def load_weights(

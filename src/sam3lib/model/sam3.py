@@ -7,6 +7,9 @@ no Python branch depends on tensor values, so each entry point exports as one gr
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
@@ -22,6 +25,11 @@ from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
 from sam3lib.model.scoring import DotProductScoring
 from sam3lib.model.text_encoder import TextEncoder
 from sam3lib.model.vit import ViTBackbone
+
+if TYPE_CHECKING:  # annotations only: no runtime dependency, no import cycle
+    from typing_extensions import Unpack
+
+    from sam3lib.checkpoint.loader import LoadOptions
 
 
 class VisionEncoder(nn.Module):
@@ -63,6 +71,22 @@ class Sam3Model(nn.Module):
         self.detr_decoder = DetrDecoder(config.decoder)
         self.mask_decoder = MaskDecoder(config.mask_head)
         self.dot_product_scoring = DotProductScoring(config.decoder)
+
+    @classmethod
+    def from_pretrained(
+        cls, source: str | os.PathLike[str], **options: Unpack[LoadOptions]
+    ) -> Sam3Model:
+        """Load weights from a hub repo id, a checkpoint directory or a weights file.
+
+        Options are those of :func:`sam3lib.checkpoint.load_sam3_model` (revision, token,
+        cache_dir, device, dtype), which also returns the checkpoint's tokenizer files.
+
+        Example:
+            >>> model = Sam3Model.from_pretrained("facebook/sam3")  # doctest: +SKIP
+        """
+        from sam3lib.checkpoint.loader import load_sam3_model  # the loader imports this module
+
+        return load_sam3_model(source, **options)[0]
 
     def encode_image(self, pixels: Tensor) -> ImageFeatures:
         """(B, 3, S, S) normalised pixels (see ``sam3lib.preprocess``) -> image features."""
