@@ -1,33 +1,27 @@
-"""The ``sam3lib`` command line (also ``python -m sam3lib``)."""
+"""The ``sam3lib`` command line (also ``python -m sam3lib``): dispatches to subcommands.
+
+Each subcommand owns its arguments in the module that does the work, exposing
+``main(argv) -> exit status``; this module only routes to it, importing it lazily so that
+``sam3lib --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from sam3lib.errors import Sam3Error
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sam3lib", description="SAM 3 runtime utilities.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    convert = commands.add_parser(
-        "convert", help="convert Meta's sam3.pt into a safetensors checkpoint directory"
-    )
-    convert.add_argument("checkpoint", help="path to Meta's sam3.pt")
-    convert.add_argument("out_dir", help="directory to write model.safetensors + config.json")
-    return parser
+SUBCOMMANDS = {
+    "convert": ("sam3lib.checkpoint.convert", "convert Meta's sam3.pt to model.safetensors"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        if args.command == "convert":
-            from sam3lib.checkpoint.convert import convert_meta_checkpoint
-
-            written = convert_meta_checkpoint(args.checkpoint, args.out_dir)
-            print(f"wrote {written}")
-    except Sam3Error as err:
-        print(f"sam3lib: error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    parser = argparse.ArgumentParser(prog="sam3lib", description="SAM 3 runtime utilities.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, summary) in SUBCOMMANDS.items():
+        commands.add_parser(name, help=summary, add_help=False)
+    args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    module = importlib.import_module(SUBCOMMANDS[args.command][0])
+    status: int = module.main(rest)
+    return status

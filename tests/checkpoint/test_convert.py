@@ -12,6 +12,7 @@ from checkpoint_factory import meta_checkpoint, save_pt
 from torch import Tensor
 
 from sam3lib.checkpoint import convert, convert_meta_checkpoint, load_sam3_model
+from sam3lib.cli import main as sam3lib_main
 from sam3lib.errors import CheckpointKeyError
 from sam3lib.model import Sam3Config
 
@@ -63,7 +64,7 @@ def test_cli_passes_its_paths_and_reports_success(
         return out_dir
 
     monkeypatch.setattr(convert, "convert_meta_checkpoint", fake_convert)
-    assert convert.main(["in/sam3.pt", str(tmp_path / "out")]) == 0
+    assert sam3lib_main(["convert", "in/sam3.pt", str(tmp_path / "out")]) == 0
     assert calls == [(Path("in/sam3.pt"), tmp_path / "out")]
     assert "model.safetensors" in capsys.readouterr().out
 
@@ -71,5 +72,5 @@ def test_cli_passes_its_paths_and_reports_success(
 def test_cli_reports_errors_on_stderr_with_status_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert convert.main([str(tmp_path / "absent.pt"), str(tmp_path / "out")]) == 1
+    assert sam3lib_main(["convert", str(tmp_path / "absent.pt"), str(tmp_path / "out")]) == 1
     assert "absent.pt does not exist" in capsys.readouterr().err
