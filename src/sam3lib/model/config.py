@@ -163,36 +163,25 @@ class Sam3Config:
     @classmethod
     def tiny(cls) -> Sam3Config:
         """A few-layer model with the real topology, for tests (runs in milliseconds)."""
+        # Every part at width 32, 2 heads, FFN 64, 2 layers: small, yet every code path runs.
+        small = {"hidden_size": 32, "num_heads": 2, "intermediate_size": 64}
         return cls(
             vision=VisionConfig(
-                image_size=168,
                 hidden_size=32,
-                intermediate_size=64,
-                num_layers=2,
                 num_heads=2,
+                intermediate_size=64,
+                image_size=168,
+                num_layers=2,
                 window_size=6,
                 global_attention_layers=(1,),
                 pretrain_grid_size=6,
                 fpn_size=32,
             ),
-            text=TextConfig(
-                vocab_size=49408,
-                hidden_size=32,
-                intermediate_size=64,
-                num_layers=2,
-                num_heads=2,
-                clip_projection_size=16,
-            ),
-            geometry=GeometryConfig(
-                hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64
-            ),
-            fusion=FusionEncoderConfig(
-                hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64
-            ),
-            decoder=DecoderConfig(
-                hidden_size=32, num_layers=2, num_heads=2, intermediate_size=64, num_queries=10
-            ),
-            mask_head=MaskHeadConfig(hidden_size=32, num_heads=2, group_norm_groups=8),
+            text=TextConfig(**small, num_layers=2, clip_projection_size=16),
+            geometry=GeometryConfig(**small, num_layers=2),
+            fusion=FusionEncoderConfig(**small, num_layers=2),
+            decoder=DecoderConfig(**small, num_layers=2, num_queries=10),
+            mask_head=MaskHeadConfig(hidden_size=32, num_heads=2),
         )
 
     def to_dict(self) -> dict[str, Any]:
