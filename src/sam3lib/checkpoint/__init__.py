@@ -8,7 +8,13 @@ Example:
 from sam3lib.checkpoint.convert import convert_meta_checkpoint
 from sam3lib.checkpoint.files import read_state_dict
 from sam3lib.checkpoint.layouts import Layout, detect_layout, to_our_layout
-from sam3lib.checkpoint.loader import LoadOptions, check_state_dict, load_sam3_model, load_weights
+from sam3lib.checkpoint.loader import (
+    LoadOptions,
+    check_state_dict,
+    load_resolved_model,
+    load_sam3_model,
+    load_weights,
+)
 from sam3lib.checkpoint.meta_layout import meta_to_ours, ours_to_meta
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
 from sam3lib.checkpoint.transformers_config import (
@@ -24,6 +30,7 @@ __all__ = [
     "config_to_transformers_dict",
     "convert_meta_checkpoint",
     "detect_layout",
+    "load_resolved_model",
     "load_sam3_model",
     "load_weights",
     "meta_to_ours",

@@ -67,6 +67,21 @@ def load_sam3_model(
         >>> files.tokenizer_files["tokenizer.json"]  # doctest: +SKIP
     """
     resolved = resolve_checkpoint(source, revision=revision, token=token, cache_dir=cache_dir)
+    return load_resolved_model(resolved, device=device, dtype=dtype), resolved
+
+
+def load_resolved_model(
+    resolved: ResolvedCheckpoint,
+    *,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> Sam3Model:
+    """Build the model of a checkpoint whose files are already local (see ``resolve_checkpoint``).
+
+    Example:
+        >>> resolved = resolve_checkpoint("checkpoints/sam3")  # doctest: +SKIP
+        >>> model = load_resolved_model(resolved, device="cuda")  # doctest: +SKIP
+    """
     config = (
         Sam3Config.sam3()
         if resolved.config_path is None
@@ -75,7 +90,7 @@ def load_sam3_model(
     with torch.device("meta"):
         model = Sam3Model(config)
     load_weights(model, resolved.weights_path, device=device, dtype=dtype)
-    return model.eval(), resolved
+    return model.eval()
 
 
 def load_weights(

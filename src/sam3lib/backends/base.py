@@ -1,0 +1,92 @@
+"""The contract every execution backend fulfils, and the checks they share.
+
+A backend runs SAM 3's three entry points (``encode_image``, ``encode_text``, ``decode``) the
+way :class:`sam3lib.model.Sam3Model` defines them, on some engine (eager PyTorch, autocast,
+ONNX Runtime, TensorRT) in some precision. Whatever it computes in, it hands back float32
+tensors, so post-processing and the :class:`~sam3lib.Segmenter` never see a precision.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, get_args, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from sam3lib.errors import InputError
+from sam3lib.model.config import Sam3Config
+from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
+
+Precision = Literal["fp32", "fp16", "bf16"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What the Segmenter needs from an engine: the model's three entry points.
+
+    Implementations must be safe to call from several threads at once (no per-call state on
+    the object) and must return float32 tensors on :attr:`device`.
+    """
+
+    name: str  #: registry name, e.g. ``"eager"``
+    precision: Precision  #: the precision the engine computes in
+    device: torch.device  #: where inputs are expected and outputs are returned
+    config: Sam3Config  #: sizes of the model the engine runs
+
+    def encode_image(self, pixels: Tensor) -> ImageFeatures:
+        """(B, 3, S, S) float32 normalised pixels -> image features."""
+        ...
+
+    def encode_text(self, token_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
+        """(N, L) int64 token ids and (N, L) bool mask -> prompt features."""
+        ...
+
+    def decode(
+        self,
+        image: ImageFeatures,
+        text: TextFeatures,
+        boxes_cxcywh: Tensor | None = None,
+        box_labels: Tensor | None = None,
+        box_mask: Tensor | None = None,
+    ) -> Sam3Outputs:
+        """Raw detector outputs, float32; batches broadcast as in ``Sam3Model.decode``."""
+        ...
+
+
+def check_precision(precision: object) -> Precision:
+    """``precision`` as a :data:`Precision`, or an :class:`InputError` listing the choices."""
+    if precision not in PRECISIONS:
+        raise InputError(f"precision: expected one of {', '.join(PRECISIONS)}; got {precision!r}")
+    return precision
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Parse ``device`` and check that this machine has it.
+
+    Raises:
+        InputError: not a device name, or a CUDA/MPS device this machine does not have.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise InputError(
+            f"device: not a torch device: {device!r} (try 'cpu', 'cuda' or 'cuda:1')"
+        ) from error
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = resolved.index or 0
+        if index >= count:
+            raise InputError(
+                f"device: {device!r} is not available here ({count} CUDA device(s)); "
+                "use device='cpu'"
+            )
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"device: {device!r} is not available here; use device='cpu'")
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"device: {device!r} is not supported; use 'cpu' or 'cuda'")
+    return resolved
