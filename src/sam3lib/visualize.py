@@ -1,0 +1,225 @@
+"""Drawing segmentation results over their image, for a quick look at what was found.
+
+Each instance gets its own colour (:func:`instance_colors`): its mask is blended over the
+image, its boundary drawn opaque in a darker or brighter shade, and a "label score" tag placed
+at the top-left of its box. Everything is drawn at the image's original size.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+
+from sam3lib.errors import InputError
+from sam3lib.preprocess import ImageLike, to_rgb_uint8
+from sam3lib.result import SegmentationResult
+
+__all__ = ["draw_overlay", "instance_colors"]
+
+Color = tuple[int, int, int]
+
+# Stepping the hue by the golden angle (1 - 1/φ of a turn) keeps any run of consecutive
+# colours far apart on the colour wheel, however many there are.
+_GOLDEN_TURN = (3.0 - math.sqrt(5.0)) / 2.0
+_FIRST_HUE = 0.58  # a clear blue first; reds and greens follow
+_SATURATION = 0.75
+_VALUE = 0.95
+_SHADE = 0.55  # how far the edge colour moves towards black or white
+_TAG_PADDING = 2  # pixels between the tag text and its box
+
+
+def instance_colors(count: int) -> list[Color]:
+    """Distinct, well separated RGB colours, the same for the same ``count`` every time.
+
+    Args:
+        count: how many colours.
+
+    Returns:
+        ``count`` (r, g, b) tuples of uint8 values; the first k are the same for every
+        ``count`` >= k, so an instance keeps its colour when more are added.
+
+    Raises:
+        InputError: ``count`` is not a non-negative int.
+
+    Example:
+        >>> instance_colors(3)
+        [(61, 155, 242), (242, 61, 102), (61, 242, 72)]
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise InputError(f"count: expected a non-negative int, got {count!r}")
+    colors: list[Color] = []
+    for index in range(count):
+        hue = (_FIRST_HUE + index * _GOLDEN_TURN) % 1.0
+        red, green, blue = colorsys.hsv_to_rgb(hue, _SATURATION, _VALUE)
+        colors.append((round(red * 255), round(green * 255), round(blue * 255)))
+    return colors
+
+
+def draw_overlay(
+    image: ImageLike,
+    results: Sequence[SegmentationResult],
+    *,
+    alpha: float = 0.45,
+    edge_width: int = 2,
+    show_labels: bool = True,
+) -> Image.Image:
+    """Draws the instances of one or more results over their image.
+
+    Instances are numbered across ``results`` in order and coloured with
+    :func:`instance_colors`; later instances are painted over earlier ones where they overlap.
+    Each mask is blended as ``(1 - alpha) * image + alpha * colour``; the mask pixels within
+    ``edge_width`` of its outside (the image border counts as outside) take an opaque darker
+    shade of the colour (brighter for dark colours); with ``show_labels``, a tag
+    ``"label 0.87"`` in a box of the instance colour sits on the top-left corner of the
+    instance's box, above it where there is room, always inside the image.
+
+    Args:
+        image: the image the results were computed on: a path, PIL image, numpy array or torch
+            tensor (see :func:`sam3lib.preprocess.to_rgb_uint8`).
+        results: the results to draw, all at the image's size.
+        alpha: opacity of the mask fill, 0 (invisible) to 1 (opaque).
+        edge_width: width of the drawn boundary in pixels; 0 draws none.
+        show_labels: whether to draw the label and score tags.
+
+    Returns:
+        A new RGB image at the original size; a plain copy of the image when there is nothing
+        to draw.
+
+    Raises:
+        InputError: the image is not readable, a result's ``image_size`` differs from the
+            image's, or a style argument is out of range.
+
+    Example:
+        >>> import numpy as np
+        >>> from sam3lib.result import SegmentationResult
+        >>> masks = np.zeros((1, 40, 60), dtype=bool)
+        >>> masks[0, 10:30, 20:50] = True
+        >>> result = SegmentationResult(
+        ...     masks=masks,
+        ...     boxes=np.array([[20, 10, 50, 30]], dtype=np.float32),
+        ...     scores=np.array([0.87], dtype=np.float32),
+        ...     prompt="cat",
+        ...     image_size=(40, 60),
+        ... )
+        >>> picture = draw_overlay(np.zeros((40, 60, 3), dtype=np.uint8), [result])
+        >>> picture.size, picture.mode
+        ((60, 40), 'RGB')
+    """
+    pixels = to_rgb_uint8(image).permute(1, 2, 0).numpy()  # (H, W, 3), a fresh copy
+    height, width = pixels.shape[:2]
+    _check_style(alpha, edge_width)
+    _check_results(results, (height, width))
+    instances = [
+        (result.label, float(score), box, mask)
+        for result in results
+        for score, box, mask in zip(result.scores, result.boxes, result.masks, strict=True)
+    ]
+    if not instances:
+        return Image.fromarray(pixels)
+    colors = instance_colors(len(instances))
+
+    blended = pixels.astype(np.float32)
+    for (_, _, _, mask), color in zip(instances, colors, strict=True):
+        blended[mask] = (1.0 - alpha) * blended[mask] + alpha * np.asarray(color, np.float32)
+    drawn = np.rint(blended).astype(np.uint8)
+    if edge_width > 0:
+        for (_, _, _, mask), color in zip(instances, colors, strict=True):
+            drawn[_inner_boundary(mask, edge_width)] = _edge_color(color)
+
+    picture = Image.fromarray(drawn)
+    if show_labels:
+        draw = ImageDraw.Draw(picture)
+        font = _font(height, width)
+        for (label, score, box, _), color in zip(instances, colors, strict=True):
+            _draw_tag(draw, f"{label} {score:.2f}", box, color, font, (height, width))
+    return picture
+
+
+def _check_style(alpha: float, edge_width: int) -> None:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= alpha <= 1.0:
+        raise InputError(f"alpha: expected a number in [0, 1], got {alpha!r}")
+    if isinstance(edge_width, bool) or not isinstance(edge_width, int) or edge_width < 0:
+        raise InputError(f"edge_width: expected a non-negative int, got {edge_width!r}")
+
+
+def _check_results(results: Sequence[SegmentationResult], size: tuple[int, int]) -> None:
+    if isinstance(results, SegmentationResult):
+        raise InputError("results: expected a sequence of results; wrap a single one in a list")
+    for index, result in enumerate(results):
+        if not isinstance(result, SegmentationResult):
+            raise InputError(
+                f"results[{index}]: expected a SegmentationResult, got {type(result).__name__}"
+            )
+        if result.image_size != size:
+            raise InputError(
+                f"image: its size {size} (H, W) differs from results[{index}].image_size "
+                f"{result.image_size}; draw results on the image they were computed on"
+            )
+
+
+def _inner_boundary(mask: npt.NDArray[np.bool_], width: int) -> npt.NDArray[np.bool_]:
+    """Mask pixels with a non-mask pixel within ``width`` (Chebyshev distance)."""
+    boundary = np.zeros_like(mask)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return boundary
+    # Working inside the mask's bounding box keeps this cheap for small instances; padding
+    # with False makes the box's outside (and the image border) count as outside the mask.
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    crop = mask[top:bottom, left:right]
+    padded = np.pad(crop, width)
+    window = 2 * width + 1
+    interior = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0).all(axis=-1)
+    interior = np.lib.stride_tricks.sliding_window_view(interior, window, axis=1).all(axis=-1)
+    boundary[top:bottom, left:right] = crop & ~interior
+    return boundary
+
+
+def _luminance(color: Color) -> float:
+    red, green, blue = color
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255.0
+
+
+def _edge_color(color: Color) -> Color:
+    # Darker edges on light colours and lighter ones on dark colours stay visible on the fill.
+    if _luminance(color) > 0.5:
+        shaded = [channel * (1.0 - _SHADE) for channel in color]
+    else:
+        shaded = [channel + (255 - channel) * _SHADE for channel in color]
+    return (round(shaded[0]), round(shaded[1]), round(shaded[2]))
+
+
+def _font(height: int, width: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    size = max(12, round(min(height, width) / 45))
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _draw_tag(
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    box: npt.NDArray[np.float32],
+    color: Color,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    size: tuple[int, int],
+) -> None:
+    height, width = size
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+    tag_width = int(right - left) + 2 * _TAG_PADDING
+    tag_height = int(bottom - top) + 2 * _TAG_PADDING
+    x = math.floor(float(box[0]))
+    y = math.floor(float(box[1])) - tag_height  # above the box, off the object ...
+    if y < 0:
+        y += tag_height  # ... unless the box starts at the top: then just inside it
+    x = max(0, min(x, width - tag_width))
+    y = max(0, min(y, height - tag_height))
+    draw.rectangle((x, y, x + tag_width - 1, y + tag_height - 1), fill=color)
+    text_color = (0, 0, 0) if _luminance(color) > 0.5 else (255, 255, 255)
+    draw.text((x + _TAG_PADDING - left, y + _TAG_PADDING - top), text, fill=text_color, font=font)
