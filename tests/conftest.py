@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from helpers.transformers_reference import (
     install_reference_roi_align,
     save_reference,
 )
+from sam3lib.tokenizer import write_clip_vocab_files
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
@@ -37,3 +39,14 @@ def tiny_hf_checkpoint(
 ) -> Path:
     """The reference model written by ``save_pretrained`` (config.json + model.safetensors)."""
     return save_reference(transformers_reference, tmp_path_factory.mktemp("tiny_hf"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint_dir(
+    tiny_hf_checkpoint: Path, shared_reference: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny checkpoint plus the real CLIP tokenizer files: what ``Segmenter`` loads."""
+    directory = tmp_path_factory.mktemp("tiny_checkpoint")
+    shutil.copytree(tiny_hf_checkpoint, directory, dirs_exist_ok=True)
+    write_clip_vocab_files(shared_reference / "clip_bpe_simple_vocab_16e6.txt.gz", directory)
+    return directory

@@ -370,3 +370,43 @@ def test_resize_rejects_bad_size() -> None:
 def test_normalize_rejects_anything_but_uint8_tensors(values: Any) -> None:
     with pytest.raises(InputError, match=r"^rgb_uint8: "):
         normalize(values)
+
+
+# --- EXIF orientation -------------------------------------------------------------------------
+
+ORIENTATION_TAG = 0x0112
+ROTATED_90_CW = 6  # EXIF: the stored pixels must be turned 90° clockwise for display
+
+
+def _stored_pixels() -> np.ndarray:
+    return np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3) * 10
+
+
+def _with_orientation(pixels: np.ndarray, orientation: int) -> Image.Image:
+    image = Image.fromarray(pixels)
+    image.getexif()[ORIENTATION_TAG] = orientation
+    return image
+
+
+def test_exif_rotated_pil_image_is_turned_upright() -> None:
+    stored = _stored_pixels()
+    rgb = to_rgb_uint8(_with_orientation(stored, ROTATED_90_CW))
+    # Turning 90° clockwise: row r of the display is column r of the stored image, bottom up.
+    upright = np.rot90(stored, k=-1)
+    assert rgb.shape == (3, 3, 2)
+    np.testing.assert_array_equal(rgb.permute(1, 2, 0).numpy(), upright)
+
+
+def test_exif_rotated_file_is_turned_upright(tmp_path: Path) -> None:
+    stored = _stored_pixels()
+    image = _with_orientation(stored, ROTATED_90_CW)
+    path = tmp_path / "rotated.png"
+    image.save(path, exif=image.getexif())
+    rgb = to_rgb_uint8(path)
+    np.testing.assert_array_equal(rgb.permute(1, 2, 0).numpy(), np.rot90(stored, k=-1))
+
+
+def test_image_without_orientation_is_used_as_stored() -> None:
+    stored = _stored_pixels()
+    rgb = to_rgb_uint8(_with_orientation(stored, 1))
+    np.testing.assert_array_equal(rgb.permute(1, 2, 0).numpy(), stored)

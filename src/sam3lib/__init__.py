@@ -11,6 +11,8 @@ from sam3lib.errors import (
     Sam3Error,
 )
 from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.result import SegmentationResult
+from sam3lib.segmenter import ImageEmbedding, Segmenter
 
 __version__ = "0.1.0"
 
@@ -20,10 +22,13 @@ __all__ = [
     "ConfigError",
     "CorruptCheckpointError",
     "HubAccessError",
+    "ImageEmbedding",
     "InputError",
     "NotASam3CheckpointError",
     "Sam3Config",
     "Sam3Error",
     "Sam3Model",
+    "SegmentationResult",
+    "Segmenter",
     "__version__",
 ]

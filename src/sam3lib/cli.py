@@ -13,6 +13,7 @@ import sys
 
 SUBCOMMANDS = {
     "convert": ("sam3lib.checkpoint.convert", "convert Meta's sam3.pt to model.safetensors"),
+    "segment": ("sam3lib.segment_command", "segment images with text prompts or boxes"),
 }
 
 

@@ -21,7 +21,11 @@ Conversions to 8 bit:
 - 16 bit → ``x >> 8``, the high byte, as torchvision's ``ToDtype(torch.uint8, scale=True)`` does
   in the reference pipeline: 65535 → 255, and an 8-bit value v stored as ``v * 257`` gives back v.
 
-EXIF orientation tags are not applied: pixels are used as stored, like the reference does.
+Files and PIL images with an EXIF orientation tag (photos from phones and cameras) are turned
+upright first, so the pixels - and every mask computed from them - are the image as viewers
+display it. (The reference pipelines use the pixels as stored; a rotated photo then gives masks
+that do not line up with what the user sees.) Arrays and tensors carry no EXIF and are used as
+they are.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 from sam3lib.errors import InputError
 
@@ -122,7 +126,7 @@ def to_rgb_uint8(image: ImageLike, *, argument: str = "image") -> torch.Tensor:
             or a path that does not exist or does not hold an image.
 
     Example:
-        >>> from PIL import Image
+        >>> from PIL import Image, ImageOps
         >>> to_rgb_uint8(Image.new("L", (4, 2), color=7)).shape
         torch.Size([3, 2, 4])
     """
@@ -214,6 +218,7 @@ def _read_image_file(path: Path, argument: str) -> torch.Tensor:
 
 
 def _from_pil(image: Image.Image, argument: str) -> torch.Tensor:
+    image = ImageOps.exif_transpose(image)  # a no-op without an orientation tag
     if image.mode in _SIXTEEN_BIT_MODES:
         values = np.asarray(image)
         if values.size and (values.min() < 0 or values.max() > 65535):

@@ -1,0 +1,429 @@
+"""The Segmenter: text and box prompts in, masks, boxes and scores at the image's size out.
+
+It is the only orchestration layer: it prepares inputs (:mod:`sam3lib.preprocess`,
+:mod:`sam3lib.tokenizer`, :mod:`sam3lib.prompts`), runs a :class:`~sam3lib.backends.Backend`
+and turns raw outputs into :class:`~sam3lib.result.SegmentationResult` with
+:mod:`sam3lib.postprocess`. It knows nothing about precisions or engines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, overload
+
+import torch
+from tqdm.auto import tqdm
+
+from sam3lib.backends import Backend, Precision, check_precision, create_backend, default_backend
+from sam3lib.checkpoint.resolve import resolve_checkpoint
+from sam3lib.errors import CheckpointError, InputError
+from sam3lib.model.outputs import ImageFeatures, Sam3Outputs
+from sam3lib.postprocess import (
+    MaskOrder,
+    MaskRefinement,
+    MaskStep,
+    boxes_to_pixels,
+    detection_scores,
+    mask_nms,
+    select_detections,
+    upsample_masks,
+)
+from sam3lib.postprocess._checks import check_int, check_unit_interval
+from sam3lib.preprocess import ImageLike, preprocess
+from sam3lib.prompts import (
+    BOX_ONLY_TEXT,
+    BoxesLike,
+    Exemplars,
+    check_exemplars,
+    check_text_prompts,
+)
+from sam3lib.result import SegmentationResult
+from sam3lib.text_cache import TextFeatureCache
+from sam3lib.tokenizer import Sam3Tokenizer
+
+#: ``refine=`` takes a pipeline object, any masks -> masks function, or a level (0-5).
+Refine = MaskRefinement | MaskStep | int | None
+
+_MASK_ORDERS = ("meta", "transformers")
+
+
+@dataclass(frozen=True, eq=False)
+class ImageEmbedding:
+    """An image encoded once, to be segmented with any number of prompts.
+
+    Attributes:
+        features: the backend's image features (batch 1).
+        original_size: (height, width) of the image, as displayed (EXIF orientation applied).
+        timings: seconds spent preprocessing and encoding.
+    """
+
+    features: ImageFeatures
+    original_size: tuple[int, int]
+    timings: dict[str, float] = field(default_factory=dict)
+    backend: Backend | None = field(default=None, repr=False)
+
+
+class Segmenter:
+    """Finds every instance of a concept ("red car") in an image.
+
+    Args:
+        backend: the engine that runs the model (see :mod:`sam3lib.backends`).
+        tokenizer: the checkpoint's tokenizer.
+        text_cache_size: how many distinct prompts keep their text features (0: none).
+
+    A Segmenter can be shared by many threads: it holds no per-call state, and its text
+    cache is locked.
+
+    Example:
+        >>> seg = Segmenter.from_pretrained("facebook/sam3")  # doctest: +SKIP
+        >>> result = seg.segment("street.jpg", "red car")  # doctest: +SKIP
+        >>> result.masks.shape, result.scores  # doctest: +SKIP
+        ((3, 720, 1280), array([0.93, 0.88, 0.61], dtype=float32))
+    """
+
+    def __init__(
+        self, backend: Backend, tokenizer: Sam3Tokenizer, *, text_cache_size: int = 256
+    ) -> None:
+        if not isinstance(backend, Backend):
+            raise InputError(
+                f"backend: expected a sam3lib Backend (see sam3lib.backends), got "
+                f"{type(backend).__name__}"
+            )
+        if not isinstance(tokenizer, Sam3Tokenizer):
+            raise InputError(f"tokenizer: expected a Sam3Tokenizer, got {type(tokenizer).__name__}")
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.text_cache = TextFeatureCache(text_cache_size)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        source: str | os.PathLike[str] = "facebook/sam3",
+        *,
+        device: str | torch.device = "cpu",
+        backend: str | None = None,
+        precision: Precision = "fp32",
+        tokenizer: str | os.PathLike[str] | Sam3Tokenizer | None = None,
+        revision: str | None = None,
+        token: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        text_cache_size: int = 256,
+        **backend_options: Any,
+    ) -> Segmenter:
+        """Load a checkpoint and build the backend that runs it.
+
+        Args:
+            source: a hub repo id (``"facebook/sam3"``), a checkpoint directory or a weights
+                file.
+            device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
+            backend: ``"eager"`` or ``"amp"`` (see :mod:`sam3lib.backends`); by default eager
+                for fp32 and amp otherwise.
+            precision: ``"fp32"``, ``"fp16"`` or ``"bf16"``.
+            tokenizer: a directory holding tokenizer files, or a tokenizer; by default the
+                checkpoint's own (a bare weights file has none: pass one).
+            revision, token, cache_dir: for the Hugging Face Hub.
+            text_cache_size: prompts whose text features are kept.
+            **backend_options: passed to the backend (e.g. ``cast_weights=True`` for amp).
+
+        Raises:
+            InputError: unknown backend, precision or device, or a bad option.
+            CheckpointError: the checkpoint or its tokenizer cannot be found or read.
+
+        Example:
+            >>> seg = Segmenter.from_pretrained("facebook/sam3", device="cuda",
+            ...                                 precision="bf16")  # doctest: +SKIP
+        """
+        checked_precision = check_precision(precision)
+        name = default_backend(checked_precision) if backend is None else backend
+        resolved = resolve_checkpoint(source, revision=revision, token=token, cache_dir=cache_dir)
+        text_tokenizer = _load_tokenizer(tokenizer, resolved.tokenizer_files, str(source))
+        engine = create_backend(
+            name, resolved, device=device, precision=checked_precision, **backend_options
+        )
+        return cls(engine, text_tokenizer, text_cache_size=text_cache_size)
+
+    @property
+    def device(self) -> torch.device:
+        return self.backend.device
+
+    def encode_image(self, image: ImageLike) -> ImageEmbedding:
+        """Encode an image once, for any number of :meth:`segment` calls.
+
+        Example:
+            >>> emb = seg.encode_image("street.jpg")  # doctest: +SKIP
+            >>> cars, bikes = seg.segment(emb, ["car", "bicycle"])  # doctest: +SKIP
+        """
+        timings: dict[str, float] = {}
+        with self._timed(timings, "preprocess"):
+            prepared = preprocess(image, self.backend.config.vision.image_size, self.device)
+        with self._timed(timings, "encode_image"), torch.inference_mode():
+            features = self.backend.encode_image(prepared.pixels)
+        return ImageEmbedding(features, prepared.original_size, timings, self.backend)
+
+    # A str is also a Sequence[str]: overload order picks the single-result signature for it.
+    @overload
+    def segment(  # type: ignore[overload-overlap]
+        self,
+        image: ImageLike | ImageEmbedding,
+        prompt: str | None = None,
+        *,
+        boxes: BoxesLike | None = None,
+        box_labels: Sequence[int] | None = None,
+        threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        top_k: int | None = None,
+        nms_iou: float | None = None,
+        refine: Refine = None,
+        mask_order: MaskOrder = "meta",
+    ) -> SegmentationResult: ...
+
+    @overload
+    def segment(
+        self,
+        image: ImageLike | ImageEmbedding,
+        prompt: Sequence[str],
+        *,
+        boxes: BoxesLike | None = None,
+        box_labels: Sequence[int] | None = None,
+        threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        top_k: int | None = None,
+        nms_iou: float | None = None,
+        refine: Refine = None,
+        mask_order: MaskOrder = "meta",
+    ) -> list[SegmentationResult]: ...
+
+    def segment(
+        self,
+        image: ImageLike | ImageEmbedding,
+        prompt: str | Sequence[str] | None = None,
+        *,
+        boxes: BoxesLike | None = None,
+        box_labels: Sequence[int] | None = None,
+        threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        top_k: int | None = None,
+        nms_iou: float | None = None,
+        refine: Refine = None,
+        mask_order: MaskOrder = "meta",
+    ) -> SegmentationResult | list[SegmentationResult]:
+        """Find every instance of the prompted concept(s).
+
+        Args:
+            image: a path, PIL image, numpy array, torch tensor, or an :class:`ImageEmbedding`
+                from :meth:`encode_image` (then the image encoder does not run again).
+            prompt: a text prompt, or a list of prompts decoded together in one batched pass.
+                May be omitted when ``boxes`` are given.
+            boxes: exemplar boxes, (M, 4) xyxy in pixels of the image; shared by all prompts.
+            box_labels: 1 (positive, default) or 0 (negative) per box.
+            threshold: keep instances whose score σ(query)·σ(presence) is above it.
+            mask_threshold: a pixel belongs to a mask where σ(mask logit) is above it.
+            top_k: keep at most this many instances per prompt (highest scores).
+            nms_iou: if set, drop masks overlapping a better one with IoU above it (off by
+                default, as in the reference).
+            refine: mask clean-up: a :class:`~sam3lib.postprocess.MaskRefinement`, a level
+                0-5 (``MaskRefinement.from_level``), or any function of (N, H, W) bool masks.
+            mask_order: ``"meta"`` upsamples logits then applies σ (the reference's order);
+                ``"transformers"`` applies σ first, as transformers' post-processing does.
+
+        Returns:
+            One :class:`SegmentationResult` for a single prompt (or boxes only), a list of
+            them, in order, for a list of prompts.
+
+        Raises:
+            InputError: any argument is unacceptable (the message names it).
+
+        Example:
+            >>> result = seg.segment("street.jpg", "red car", threshold=0.4)  # doctest: +SKIP
+            >>> result.overlay("street.jpg").save("cars.png")  # doctest: +SKIP
+        """
+        prompts = check_text_prompts(prompt, allow_none=boxes is not None)
+        options = _PostprocessOptions.check(
+            threshold, mask_threshold, top_k, nms_iou, refine, mask_order
+        )
+        embedding = self._embedding(image)
+        exemplars = check_exemplars(boxes, box_labels, embedding.original_size)
+        results = self._segment_embedding(embedding, prompts, exemplars, options)
+        single = prompt is None or isinstance(prompt, str)
+        return results[0] if single else results
+
+    def segment_batch(
+        self,
+        images: Iterable[ImageLike],
+        prompt: str | Sequence[str] | None = None,
+        *,
+        progress: bool | None = None,
+        **options: Any,
+    ) -> list[Any]:
+        """:meth:`segment` each image in turn with the same prompt(s) and options.
+
+        Args:
+            images: paths, PIL images, arrays or tensors.
+            prompt, **options: as for :meth:`segment`.
+            progress: show a progress bar; by default only when more than one image and
+                stderr is a terminal.
+
+        Returns:
+            Per image, what :meth:`segment` returns for it.
+
+        Example:
+            >>> results = seg.segment_batch(sorted(Path("photos").glob("*.jpg")), "cat")
+            ... # doctest: +SKIP
+        """
+        items = list(images)
+        # tqdm's disable=None: shown on a terminal only.
+        hidden = (None if len(items) > 1 else True) if progress is None else not progress
+        bar = tqdm(items, desc="segmenting", unit="image", disable=hidden)
+        return [self.segment(item, prompt, **options) for item in bar]
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _embedding(self, image: ImageLike | ImageEmbedding) -> ImageEmbedding:
+        if not isinstance(image, ImageEmbedding):
+            return self.encode_image(image)
+        if image.backend is not self.backend:
+            raise InputError(
+                "image: this ImageEmbedding was computed by another Segmenter; encode the "
+                "image with this one"
+            )
+        return image
+
+    def _segment_embedding(
+        self,
+        embedding: ImageEmbedding,
+        prompts: list[str] | None,
+        exemplars: Exemplars | None,
+        options: _PostprocessOptions,
+    ) -> list[SegmentationResult]:
+        timings = dict(embedding.timings)
+        texts = prompts if prompts is not None else [BOX_ONLY_TEXT]
+        with torch.inference_mode():
+            with self._timed(timings, "encode_text"):
+                tokens = self.tokenizer.encode(texts)
+                text = self.text_cache.features(tokens, self._encode_text)
+            with self._timed(timings, "decode"):
+                boxes = exemplars.to(self.device) if exemplars is not None else None
+                outputs = self.backend.decode(
+                    embedding.features,
+                    text,
+                    None if boxes is None else boxes.boxes_cxcywh,
+                    None if boxes is None else boxes.labels,
+                )
+            results = []
+            for index, text_prompt in enumerate(prompts or [None]):
+                stage_timings = dict(timings)
+                with self._timed(stage_timings, "postprocess"):
+                    result = options.apply(outputs, index, embedding.original_size, text_prompt)
+                results.append(dataclasses.replace(result, timings=stage_timings))
+        return results
+
+    def _encode_text(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
+        return self.backend.encode_text(ids.to(self.device), mask.to(self.device))
+
+    @contextmanager
+    def _timed(self, timings: dict[str, float], stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self._synchronize()
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
+
+    def _synchronize(self) -> None:
+        # GPU work is asynchronous: without this, a stage's time would land in the next one.
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+@dataclass(frozen=True)
+class _PostprocessOptions:
+    """The checked post-processing arguments of one ``segment`` call."""
+
+    threshold: float
+    mask_threshold: float
+    top_k: int | None
+    nms_iou: float | None
+    refine: MaskStep | None
+    mask_order: MaskOrder
+
+    @classmethod
+    def check(
+        cls,
+        threshold: object,
+        mask_threshold: object,
+        top_k: object,
+        nms_iou: object,
+        refine: object,
+        mask_order: object,
+    ) -> _PostprocessOptions:
+        if mask_order not in _MASK_ORDERS:
+            raise InputError(f"mask_order: expected 'meta' or 'transformers', got {mask_order!r}")
+        return cls(
+            threshold=check_unit_interval(threshold, "threshold"),
+            mask_threshold=check_unit_interval(mask_threshold, "mask_threshold"),
+            top_k=None if top_k is None else check_int(top_k, "top_k", minimum=1),
+            nms_iou=None if nms_iou is None else check_unit_interval(nms_iou, "nms_iou"),
+            refine=_refinement(refine),
+            mask_order=mask_order,  # type: ignore[arg-type]
+        )
+
+    def apply(
+        self, outputs: Sam3Outputs, index: int, size: tuple[int, int], prompt: str | None
+    ) -> SegmentationResult:
+        """Raw outputs of pair ``index`` -> instances at the original ``size`` (H, W)."""
+        scores = detection_scores(outputs.query_logits[index], outputs.presence_logit[index])
+        keep = select_detections(scores, self.threshold, self.top_k)
+        masks = upsample_masks(
+            outputs.mask_logits[index, keep],
+            size,
+            mask_threshold=self.mask_threshold,
+            order=self.mask_order,
+        )
+        boxes = boxes_to_pixels(outputs.boxes_xyxy[index, keep], size)
+        scores = scores[keep]
+        if self.nms_iou is not None:
+            kept = mask_nms(masks, scores, self.nms_iou)
+            masks, boxes, scores = masks[kept], boxes[kept], scores[kept]
+        if self.refine is not None:
+            masks = self.refine(masks)
+        return SegmentationResult(
+            masks=masks.cpu().numpy(),
+            boxes=boxes.float().cpu().numpy(),
+            scores=scores.float().cpu().numpy(),
+            prompt=prompt,
+            image_size=size,
+        )
+
+
+def _refinement(refine: object) -> MaskStep | None:
+    if refine is None:
+        return None
+    if isinstance(refine, int) and not isinstance(refine, bool):
+        return MaskRefinement.from_level(refine)
+    if callable(refine):
+        return refine
+    raise InputError(
+        "refine: expected a MaskRefinement, a level 0-5 or a function of (N, H, W) bool "
+        f"masks; got {type(refine).__name__}"
+    )
+
+
+def _load_tokenizer(
+    tokenizer: str | os.PathLike[str] | Sam3Tokenizer | None,
+    tokenizer_files: Any,
+    source: str,
+) -> Sam3Tokenizer:
+    if isinstance(tokenizer, Sam3Tokenizer):
+        return tokenizer
+    if tokenizer is not None:
+        return Sam3Tokenizer.from_directory(Path(tokenizer))
+    if not tokenizer_files:
+        raise CheckpointError(
+            f"{source} has no tokenizer files (tokenizer.json, or vocab.json + merges.txt); "
+            "pass tokenizer=<directory with them> (e.g. a download of facebook/sam3)"
+        )
+    return Sam3Tokenizer.from_directory(next(iter(tokenizer_files.values())).parent)
