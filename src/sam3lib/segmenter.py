@@ -8,7 +8,6 @@ and turns raw outputs into :class:`~sam3lib.result.SegmentationResult` with
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,18 +22,11 @@ from tqdm.auto import tqdm
 from sam3lib.backends import Backend, Precision, check_precision, create_backend, default_backend
 from sam3lib.checkpoint.resolve import resolve_checkpoint
 from sam3lib.errors import CheckpointError, InputError
-from sam3lib.model.outputs import ImageFeatures, Sam3Outputs
+from sam3lib.model.outputs import ImageFeatures
 from sam3lib.postprocess import (
     MaskOrder,
-    MaskRefinement,
-    MaskStep,
-    boxes_to_pixels,
-    detection_scores,
-    mask_nms,
-    select_detections,
-    upsample_masks,
 )
-from sam3lib.postprocess._checks import check_int, check_unit_interval
+from sam3lib.postprocess.pipeline import PostprocessOptions, Refine, instances
 from sam3lib.preprocess import ImageLike, preprocess
 from sam3lib.prompts import (
     BOX_ONLY_TEXT,
@@ -46,11 +38,6 @@ from sam3lib.prompts import (
 from sam3lib.result import SegmentationResult
 from sam3lib.text_cache import TextFeatureCache
 from sam3lib.tokenizer import Sam3Tokenizer
-
-#: ``refine=`` takes a pipeline object, any masks -> masks function, or a level (0-5).
-Refine = MaskRefinement | MaskStep | int | None
-
-_MASK_ORDERS = ("meta", "transformers")
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,7 +231,7 @@ class Segmenter:
             >>> result.overlay("street.jpg").save("cars.png")  # doctest: +SKIP
         """
         prompts = check_text_prompts(prompt, allow_none=boxes is not None)
-        options = _PostprocessOptions.check(
+        options = PostprocessOptions.check(
             threshold, mask_threshold, top_k, nms_iou, refine, mask_order
         )
         embedding = self._embedding(image)
@@ -299,7 +286,7 @@ class Segmenter:
         embedding: ImageEmbedding,
         prompts: list[str] | None,
         exemplars: Exemplars | None,
-        options: _PostprocessOptions,
+        options: PostprocessOptions,
     ) -> list[SegmentationResult]:
         timings = dict(embedding.timings)
         texts = prompts if prompts is not None else [BOX_ONLY_TEXT]
@@ -319,8 +306,19 @@ class Segmenter:
             for index, text_prompt in enumerate(prompts or [None]):
                 stage_timings = dict(timings)
                 with self._timed(stage_timings, "postprocess"):
-                    result = options.apply(outputs, index, embedding.original_size, text_prompt)
-                results.append(dataclasses.replace(result, timings=stage_timings))
+                    masks, boxes_px, scores = instances(
+                        outputs, index, embedding.original_size, options
+                    )
+                results.append(
+                    SegmentationResult(
+                        masks=masks.cpu().numpy(),
+                        boxes=boxes_px.cpu().numpy(),
+                        scores=scores.cpu().numpy(),
+                        prompt=text_prompt,
+                        image_size=embedding.original_size,
+                        timings=stage_timings,
+                    )
+                )
         return results
 
     def _encode_text(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
@@ -337,79 +335,6 @@ class Segmenter:
         # GPU work is asynchronous: without this, a stage's time would land in the next one.
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-
-
-@dataclass(frozen=True)
-class _PostprocessOptions:
-    """The checked post-processing arguments of one ``segment`` call."""
-
-    threshold: float
-    mask_threshold: float
-    top_k: int | None
-    nms_iou: float | None
-    refine: MaskStep | None
-    mask_order: MaskOrder
-
-    @classmethod
-    def check(
-        cls,
-        threshold: object,
-        mask_threshold: object,
-        top_k: object,
-        nms_iou: object,
-        refine: object,
-        mask_order: object,
-    ) -> _PostprocessOptions:
-        if mask_order not in _MASK_ORDERS:
-            raise InputError(f"mask_order: expected 'meta' or 'transformers', got {mask_order!r}")
-        return cls(
-            threshold=check_unit_interval(threshold, "threshold"),
-            mask_threshold=check_unit_interval(mask_threshold, "mask_threshold"),
-            top_k=None if top_k is None else check_int(top_k, "top_k", minimum=1),
-            nms_iou=None if nms_iou is None else check_unit_interval(nms_iou, "nms_iou"),
-            refine=_refinement(refine),
-            mask_order=mask_order,  # type: ignore[arg-type]
-        )
-
-    def apply(
-        self, outputs: Sam3Outputs, index: int, size: tuple[int, int], prompt: str | None
-    ) -> SegmentationResult:
-        """Raw outputs of pair ``index`` -> instances at the original ``size`` (H, W)."""
-        scores = detection_scores(outputs.query_logits[index], outputs.presence_logit[index])
-        keep = select_detections(scores, self.threshold, self.top_k)
-        masks = upsample_masks(
-            outputs.mask_logits[index, keep],
-            size,
-            mask_threshold=self.mask_threshold,
-            order=self.mask_order,
-        )
-        boxes = boxes_to_pixels(outputs.boxes_xyxy[index, keep], size)
-        scores = scores[keep]
-        if self.nms_iou is not None:
-            kept = mask_nms(masks, scores, self.nms_iou)
-            masks, boxes, scores = masks[kept], boxes[kept], scores[kept]
-        if self.refine is not None:
-            masks = self.refine(masks)
-        return SegmentationResult(
-            masks=masks.cpu().numpy(),
-            boxes=boxes.float().cpu().numpy(),
-            scores=scores.float().cpu().numpy(),
-            prompt=prompt,
-            image_size=size,
-        )
-
-
-def _refinement(refine: object) -> MaskStep | None:
-    if refine is None:
-        return None
-    if isinstance(refine, int) and not isinstance(refine, bool):
-        return MaskRefinement.from_level(refine)
-    if callable(refine):
-        return refine
-    raise InputError(
-        "refine: expected a MaskRefinement, a level 0-5 or a function of (N, H, W) bool "
-        f"masks; got {type(refine).__name__}"
-    )
 
 
 def _load_tokenizer(

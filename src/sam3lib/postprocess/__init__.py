@@ -4,12 +4,14 @@
 - :mod:`~sam3lib.postprocess.masks`: mask logits -> binary masks at the image's size;
 - :mod:`~sam3lib.postprocess.boxes`: pixel boxes, mask IoU and mask NMS;
 - :mod:`~sam3lib.postprocess.components`: connected components and their areas;
-- :mod:`~sam3lib.postprocess.refine`: hole filling, speck removal, edge smoothing.
+- :mod:`~sam3lib.postprocess.refine`: hole filling, speck removal, edge smoothing;
+- :mod:`~sam3lib.postprocess.pipeline`: their composition, as ``Segmenter.segment`` runs it.
 """
 
 from sam3lib.postprocess.boxes import boxes_from_masks, boxes_to_pixels, mask_iou, mask_nms
 from sam3lib.postprocess.components import Connectivity, component_areas, connected_components
 from sam3lib.postprocess.masks import MaskOrder, upsample_masks
+from sam3lib.postprocess.pipeline import PostprocessOptions, Refine, instances
 from sam3lib.postprocess.refine import (
     MaskRefinement,
     MaskStep,
@@ -25,6 +27,8 @@ __all__ = [
     "MaskOrder",
     "MaskRefinement",
     "MaskStep",
+    "PostprocessOptions",
+    "Refine",
     "boxes_from_masks",
     "boxes_to_pixels",
     "component_areas",
@@ -32,6 +36,7 @@ __all__ = [
     "connected_components",
     "detection_scores",
     "fill_holes",
+    "instances",
     "mask_iou",
     "mask_nms",
     "refine_edges",
