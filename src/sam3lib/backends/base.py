@@ -8,6 +8,7 @@ tensors, so post-processing and the :class:`~sam3lib.Segmenter` never see a prec
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 import torch
@@ -52,6 +53,24 @@ class Backend(Protocol):
     ) -> Sam3Outputs:
         """Raw detector outputs, float32; batches broadcast as in ``Sam3Model.decode``."""
         ...
+
+
+def check_options(backend: str, options: Mapping[str, object], known: Collection[str]) -> None:
+    """Raise an :class:`InputError` naming every option ``backend`` does not take."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        accepted = ", ".join(sorted(known)) or "none"
+        raise InputError(
+            f"backend {backend!r} does not take the option(s) {', '.join(unknown)} "
+            f"(it accepts: {accepted})"
+        )
+
+
+def check_flag(option: str, value: object) -> bool:
+    """``value`` if it is a bool, else an :class:`InputError` naming ``option``."""
+    if not isinstance(value, bool):
+        raise InputError(f"{option}: expected True or False, got {value!r}")
+    return value
 
 
 def check_precision(precision: object) -> Precision:

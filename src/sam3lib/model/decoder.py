@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +14,9 @@ from sam3lib.model.layers import (
     MLP,
     Attention,
     FeedForward,
+    LayerNorm,
     box_cxcywh_to_xyxy,
+    full_precision,
     inverse_sigmoid,
     key_padding_mask,
     sine_encode,
@@ -28,13 +31,13 @@ class DecoderLayer(nn.Module):
         super().__init__()
         size, heads, eps = config.hidden_size, config.num_heads, config.layer_norm_eps
         self.self_attn = Attention(size, heads)
-        self.self_attn_layer_norm = nn.LayerNorm(size, eps=eps)
+        self.self_attn_layer_norm = LayerNorm(size, eps=eps)
         self.text_cross_attn = Attention(size, heads)
-        self.text_cross_attn_layer_norm = nn.LayerNorm(size, eps=eps)
+        self.text_cross_attn_layer_norm = LayerNorm(size, eps=eps)
         self.vision_cross_attn = Attention(size, heads)
-        self.vision_cross_attn_layer_norm = nn.LayerNorm(size, eps=eps)
+        self.vision_cross_attn_layer_norm = LayerNorm(size, eps=eps)
         self.mlp = FeedForward(size, config.intermediate_size, "relu")
-        self.mlp_layer_norm = nn.LayerNorm(size, eps=eps)
+        self.mlp_layer_norm = LayerNorm(size, eps=eps)
 
     def forward(
         self,
@@ -58,19 +61,24 @@ class DecoderLayer(nn.Module):
 
 
 class DetrDecoder(nn.Module):
+    # fp32 islands (see layers.full_precision). Boxes are refined in logit space, where bf16's
+    # 8-bit mantissa puts a logit of 4 off by up to 0.016, and each layer's box steers the next
+    # layer's attention; the presence logit multiplies every query's score.
+    FP32_SUBMODULES: ClassVar[tuple[str, ...]] = ("box_head", "reference_points", "presence_head")
+
     def __init__(self, config: DecoderConfig) -> None:
         super().__init__()
         size, heads = config.hidden_size, config.num_heads
         self.box_eps = config.box_eps
         self.hidden_size = size
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_layers))
-        self.output_layer_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
+        self.output_layer_norm = LayerNorm(size, eps=config.layer_norm_eps)
         self.box_head = MLP(size, size, 4, 3)
         self.query_embed = nn.Embedding(config.num_queries, size)
         self.reference_points = nn.Embedding(config.num_queries, 4)
         self.presence_token = nn.Embedding(1, size)
         self.presence_head = MLP(size, size, 1, 3)
-        self.presence_layer_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
+        self.presence_layer_norm = LayerNorm(size, eps=config.layer_norm_eps)
         self.ref_point_head = MLP(2 * size, size, size, 2)
         self.box_rpb_embed_x = MLP(2, size, heads, 2)
         self.box_rpb_embed_y = MLP(2, size, heads, 2)
@@ -104,9 +112,13 @@ class DetrDecoder(nn.Module):
             box_bias = F.pad(self._box_bias(boxes, grid_hw), (0, 0, 1, 0))
             tokens = layer(tokens, query_pos, prompt, prompt_mask, image, image_pos, box_bias)
             normed = self.output_layer_norm(tokens[:, 1:])
-            refined = (self.box_head(normed) + inverse_sigmoid(boxes, self.box_eps)).sigmoid()
+            with full_precision(normed) as fp32:
+                offsets = self.box_head(fp32(normed))
+                refined = (offsets + inverse_sigmoid(boxes, self.box_eps)).sigmoid()
             boxes = refined.detach()
-        presence = self.presence_head(self.presence_layer_norm(tokens[:, 0])).squeeze(-1)
+        with full_precision(tokens) as fp32:
+            presence_token = self.presence_layer_norm(fp32(tokens[:, 0]))
+            presence = self.presence_head(presence_token).squeeze(-1)
         return normed, boxes, presence
 
     def _encode_boxes(self, boxes_cxcywh: Tensor) -> Tensor:

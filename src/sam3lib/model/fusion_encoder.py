@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from sam3lib.model.config import FusionEncoderConfig
-from sam3lib.model.layers import Attention, FeedForward, key_padding_mask
+from sam3lib.model.layers import Attention, FeedForward, LayerNorm, key_padding_mask
 
 
 class FusionLayer(nn.Module):
@@ -14,12 +14,12 @@ class FusionLayer(nn.Module):
     def __init__(self, config: FusionEncoderConfig) -> None:
         super().__init__()
         size, eps = config.hidden_size, config.layer_norm_eps
-        self.layer_norm1 = nn.LayerNorm(size, eps=eps)
+        self.layer_norm1 = LayerNorm(size, eps=eps)
         self.self_attn = Attention(size, config.num_heads)
         self.cross_attn = Attention(size, config.num_heads)
-        self.layer_norm2 = nn.LayerNorm(size, eps=eps)
+        self.layer_norm2 = LayerNorm(size, eps=eps)
         self.mlp = FeedForward(size, config.intermediate_size, "relu")
-        self.layer_norm3 = nn.LayerNorm(size, eps=eps)
+        self.layer_norm3 = LayerNorm(size, eps=eps)
 
     def forward(
         self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor

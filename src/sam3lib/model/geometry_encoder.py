@@ -11,6 +11,7 @@ from sam3lib.model.config import GeometryConfig
 from sam3lib.model.layers import (
     Attention,
     FeedForward,
+    LayerNorm,
     box_cxcywh_to_xyxy,
     key_padding_mask,
     sine_encode,
@@ -24,12 +25,12 @@ class GeometryLayer(nn.Module):
     def __init__(self, config: GeometryConfig) -> None:
         super().__init__()
         size, eps = config.hidden_size, config.layer_norm_eps
-        self.layer_norm1 = nn.LayerNorm(size, eps=eps)
+        self.layer_norm1 = LayerNorm(size, eps=eps)
         self.self_attn = Attention(size, config.num_heads)
         self.cross_attn = Attention(size, config.num_heads)
-        self.layer_norm2 = nn.LayerNorm(size, eps=eps)
+        self.layer_norm2 = LayerNorm(size, eps=eps)
         self.mlp = FeedForward(size, config.intermediate_size, "relu")
-        self.layer_norm3 = nn.LayerNorm(size, eps=eps)
+        self.layer_norm3 = LayerNorm(size, eps=eps)
 
     def forward(
         self, prompt: Tensor, prompt_mask: Tensor, image: Tensor, image_pos: Tensor
@@ -58,11 +59,11 @@ class GeometryEncoder(nn.Module):
         self.boxes_direct_project = nn.Linear(4, size)
         self.boxes_pool_project = nn.Conv2d(size, size, config.roi_size)
         self.boxes_pos_enc_project = nn.Linear(size + 2, size)
-        self.vision_layer_norm = nn.LayerNorm(size, eps=eps)
+        self.vision_layer_norm = LayerNorm(size, eps=eps)
         self.final_proj = nn.Linear(size, size)
-        self.prompt_layer_norm = nn.LayerNorm(size, eps=eps)
+        self.prompt_layer_norm = LayerNorm(size, eps=eps)
         self.layers = nn.ModuleList(GeometryLayer(config) for _ in range(config.num_layers))
-        self.output_layer_norm = nn.LayerNorm(size, eps=eps)
+        self.output_layer_norm = LayerNorm(size, eps=eps)
 
     def forward(
         self,

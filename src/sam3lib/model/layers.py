@@ -1,9 +1,11 @@
-"""Building blocks shared by several model parts: attention, MLPs, sine encodings, box maths."""
+"""Building blocks shared by several model parts: attention, MLPs, sine encodings, box maths,
+and the fp32 islands of the precision policy."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -134,3 +136,67 @@ def inverse_sigmoid(x: Tensor, eps: float) -> Tensor:
     """Logit of ``x`` clamped away from 0 and 1 by ``eps`` (box refinement stays finite)."""
     x = x.clamp(0, 1)
     return torch.log(x.clamp(min=eps) / (1 - x).clamp(min=eps))
+
+
+@contextmanager
+def full_precision(like: Tensor) -> Iterator[Callable[[Tensor], Tensor]]:
+    """Compute the enclosed block in float32 even inside an autocast region: an "fp32 island".
+
+    Inside an autocast region, autocast is switched off for ``like``'s device type and the
+    context yields ``Tensor.float``, to apply to the block's floating inputs; the module that
+    owns the block keeps its parameters float32 by naming them in ``FP32_SUBMODULES`` (see
+    :func:`fp32_modules`). Outside autocast it yields the identity and changes nothing: fp32
+    results, exported graphs and models cast wholesale to one dtype are untouched.
+
+    Example:
+        >>> head = nn.Linear(4, 1)
+        >>> x = torch.ones(2, 4)
+        >>> with torch.autocast("cpu", dtype=torch.bfloat16):
+        ...     with full_precision(x) as fp32:
+        ...         logit = head(fp32(x))
+        >>> logit.dtype
+        torch.float32
+    """
+    device = like.device.type
+    if not (torch.amp.is_autocast_available(device) and torch.is_autocast_enabled(device)):
+        yield _unchanged
+        return
+    with torch.autocast(device, enabled=False):
+        yield Tensor.float
+
+
+def _unchanged(x: Tensor) -> Tensor:
+    return x
+
+
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` that computes and returns float32 under autocast, on every device.
+
+    CUDA autocast already runs norms in fp32; CPU autocast leaves them in their input's dtype,
+    which would round every residual stream behind a norm to bf16.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        with full_precision(x) as fp32:
+            return super().forward(fp32(x))
+
+
+class GroupNorm(nn.GroupNorm):
+    """``nn.GroupNorm`` that computes and returns float32 under autocast (see ``LayerNorm``)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        with full_precision(x) as fp32:
+            return super().forward(fp32(x))
+
+
+def fp32_modules(model: nn.Module) -> Iterator[nn.Module]:
+    """The modules whose parameters must stay float32 when the weights are cast to fp16/bf16.
+
+    Norm layers (tiny, and they compute in fp32), and the fp32 islands: each module names those
+    among its submodules in a class attribute ``FP32_SUBMODULES``.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.LayerNorm, nn.GroupNorm)):
+            yield module
+        for name in getattr(module, "FP32_SUBMODULES", ()):
+            yield module.get_submodule(name)

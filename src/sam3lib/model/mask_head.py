@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam3lib.model.config import MaskHeadConfig
-from sam3lib.model.layers import Attention, key_padding_mask
+from sam3lib.model.layers import Attention, GroupNorm, LayerNorm, key_padding_mask
 
 
 class PixelDecoder(nn.Module):
@@ -25,7 +25,7 @@ class PixelDecoder(nn.Module):
             for _ in range(config.num_upsampling_stages)
         )
         self.norms = nn.ModuleList(
-            nn.GroupNorm(config.group_norm_groups, size, eps=config.layer_norm_eps)
+            GroupNorm(config.group_norm_groups, size, eps=config.layer_norm_eps)
             for _ in range(config.num_upsampling_stages)
         )
 
@@ -47,7 +47,7 @@ class MaskDecoder(nn.Module):
         self.instance_projection = nn.Conv2d(size, size, kernel_size=1)
         self.semantic_projection = nn.Conv2d(size, 1, kernel_size=1)
         self.prompt_cross_attn = Attention(size, config.num_heads)
-        self.prompt_cross_attn_norm = nn.LayerNorm(size, eps=config.layer_norm_eps)
+        self.prompt_cross_attn_norm = LayerNorm(size, eps=config.layer_norm_eps)
 
     def forward(
         self,

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam3lib.model.config import TextConfig
-from sam3lib.model.layers import FeedForward, merge_heads, split_heads
+from sam3lib.model.layers import FeedForward, LayerNorm, merge_heads, split_heads
 
 
 class CausalSelfAttention(nn.Module):
@@ -33,9 +33,9 @@ class CausalSelfAttention(nn.Module):
 class TextLayer(nn.Module):
     def __init__(self, config: TextConfig) -> None:
         super().__init__()
-        self.layer_norm1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layer_norm1 = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = CausalSelfAttention(config)
-        self.layer_norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layer_norm2 = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.mlp = FeedForward(config.hidden_size, config.intermediate_size, "gelu")
 
     def forward(self, x: Tensor) -> Tensor:
@@ -67,7 +67,7 @@ class TextTransformer(nn.Module):
         super().__init__()
         self.embeddings = TextEmbeddings(config)
         self.encoder = TextEncoderStack(config)
-        self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.final_layer_norm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(self, token_ids: Tensor) -> Tensor:
         x = self.embeddings(token_ids)

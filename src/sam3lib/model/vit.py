@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam3lib.model.config import VisionConfig
-from sam3lib.model.layers import FeedForward, merge_heads, split_heads
+from sam3lib.model.layers import FeedForward, LayerNorm, merge_heads, split_heads
 from sam3lib.model.rope import apply_rope, axial_rope_tables
 
 
@@ -91,9 +91,9 @@ class ViTLayer(nn.Module):
     def __init__(self, config: VisionConfig, global_attention: bool) -> None:
         super().__init__()
         self.window_size = 0 if global_attention else config.window_size
-        self.layer_norm1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layer_norm1 = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.attention = RoPEAttention(config)
-        self.layer_norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layer_norm2 = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.mlp = FeedForward(config.hidden_size, config.intermediate_size, "gelu")
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
@@ -115,7 +115,7 @@ class ViTBackbone(nn.Module):
         super().__init__()
         self.config = config
         self.embeddings = ViTEmbeddings(config)
-        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.layer_norm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.layers = nn.ModuleList(
             ViTLayer(config, global_attention=i in config.global_attention_layers)
             for i in range(config.num_layers)

@@ -1,0 +1,194 @@
+"""Eager PyTorch in float32: the reference backend, and the one to pick on CPU.
+
+:class:`TorchBackend` runs a :class:`~sam3lib.model.Sam3Model` in this process under
+``torch.inference_mode``; its subclasses only choose the numerics of a call. Here that is plain
+float32, with TF32 tensor-core matmuls and convolutions on CUDA when asked for (``tf32=True``).
+
+Example:
+    >>> from sam3lib.model import Sam3Config, Sam3Model
+    >>> backend = EagerBackend(Sam3Model(Sam3Config.tiny()))
+    >>> backend.precision, backend.device
+    ('fp32', device(type='cpu'))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Literal, TypeVar
+
+import torch
+from torch import Tensor
+
+from sam3lib.backends.base import Precision, check_flag, check_options
+from sam3lib.checkpoint.loader import load_resolved_model
+from sam3lib.checkpoint.resolve import ResolvedCheckpoint
+from sam3lib.errors import InputError
+from sam3lib.model import ImageFeatures, Sam3Config, Sam3Model, Sam3Outputs, TextFeatures
+
+Features = TypeVar("Features", ImageFeatures, TextFeatures, Sam3Outputs)
+
+
+class TorchBackend:
+    """A :class:`Sam3Model` run by PyTorch in this process; subclasses set the numerics.
+
+    Holds no per-call state, so one instance serves several threads at once (inference mode
+    and autocast are thread-local in PyTorch). Every floating output is float32.
+    """
+
+    name: str
+    precision: Precision
+    device: torch.device
+    config: Sam3Config
+
+    def __init__(self, model: Sam3Model, precision: Precision) -> None:
+        self.model = model.eval()
+        self.precision = precision
+        self.device = next(model.parameters()).device
+        self.config = model.config
+
+    def _numerics(self) -> AbstractContextManager[object]:
+        """The context a call runs in, besides inference mode (autocast, TF32 flags...)."""
+        return nullcontext()
+
+    def encode_image(self, pixels: Tensor) -> ImageFeatures:
+        """(B, 3, S, S) float32 normalised pixels -> image features (see ``Sam3Model``)."""
+        with torch.inference_mode(), self._numerics():
+            return as_float32(self.model.encode_image(pixels))
+
+    def encode_text(self, token_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
+        """(N, L) int64 token ids and (N, L) bool mask -> prompt features."""
+        with torch.inference_mode(), self._numerics():
+            return as_float32(self.model.encode_text(token_ids, attention_mask))
+
+    def decode(
+        self,
+        image: ImageFeatures,
+        text: TextFeatures,
+        boxes_cxcywh: Tensor | None = None,
+        box_labels: Tensor | None = None,
+        box_mask: Tensor | None = None,
+    ) -> Sam3Outputs:
+        """Raw detector outputs, float32; arguments as in :meth:`Sam3Model.decode`."""
+        with torch.inference_mode(), self._numerics():
+            outputs = self.model.decode(image, text, boxes_cxcywh, box_labels, box_mask)
+            return as_float32(outputs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(device={self.device}, precision={self.precision!r})"
+
+
+class EagerBackend(TorchBackend):
+    """Float32 eager PyTorch; optionally TF32 on CUDA.
+
+    Args:
+        model: a float32 model, on the device it should run on.
+        tf32: let CUDA matmuls and convolutions use TF32 tensor cores (10-bit mantissa inputs,
+            fp32 accumulation; several times faster on Ampere and later). CUDA only. Without it
+            they run in full fp32, whatever the process-wide PyTorch settings say.
+
+    Raises:
+        InputError: the model is not float32, or ``tf32`` is asked for off CUDA.
+
+    Example:
+        >>> model = Sam3Model.from_pretrained("facebook/sam3", device="cuda")  # doctest: +SKIP
+        >>> backend = EagerBackend(model, tf32=True)  # doctest: +SKIP
+        >>> features = backend.encode_image(pixels)  # doctest: +SKIP
+    """
+
+    name = "eager"
+
+    def __init__(self, model: Sam3Model, *, tf32: bool = False) -> None:
+        super().__init__(model, "fp32")
+        check_tf32(tf32, self.device)
+        low = sorted({str(p.dtype) for p in model.parameters() if p.dtype != torch.float32})
+        if low:
+            raise InputError(
+                f"backend 'eager' runs float32 weights; this model has {', '.join(low)} ones "
+                "(use AmpBackend / backend='amp' for fp16 or bf16)"
+            )
+        self.tf32 = tf32
+
+    def _numerics(self) -> AbstractContextManager[object]:
+        if self.device.type != "cuda":
+            return nullcontext()
+        return CUDA_FP32_PRECISION.hold("tf32" if self.tf32 else "ieee")
+
+    def __repr__(self) -> str:
+        return f"EagerBackend(device={self.device}, tf32={self.tf32})"
+
+
+def create(
+    checkpoint: ResolvedCheckpoint, *, device: torch.device, precision: Precision, **options: Any
+) -> EagerBackend:
+    """The registry's entry point (see :func:`sam3lib.backends.create_backend`).
+
+    Options: ``tf32`` (bool, CUDA only). Arguments are checked before the weights are loaded.
+    """
+    check_options("eager", options, ("tf32",))
+    if precision != "fp32":
+        raise InputError(
+            f"precision: backend 'eager' runs fp32 only; got {precision!r} "
+            "(use backend='amp' for fp16 or bf16)"
+        )
+    tf32 = options.get("tf32", False)
+    check_tf32(tf32, device)
+    return EagerBackend(load_resolved_model(checkpoint, device=device), tf32=tf32)
+
+
+def check_tf32(tf32: object, device: torch.device) -> None:
+    """Raise an :class:`InputError` unless ``tf32`` is a bool, and False off CUDA."""
+    if check_flag("tf32", tf32) and device.type != "cuda":
+        raise InputError(f"tf32: TF32 exists on CUDA devices only; this backend runs on {device}")
+
+
+def as_float32(outputs: Features) -> Features:
+    """The same NamedTuple with every floating tensor in float32 (no copy if it already is)."""
+    return type(outputs)._make(t.float() if t.is_floating_point() else t for t in outputs)
+
+
+Fp32Mode = Literal["ieee", "tf32"]
+
+
+class _CudaFp32Precision:
+    """Holds cuBLAS matmuls and cuDNN convolutions at one fp32 mode while calls run.
+
+    PyTorch 2.13 has no thread-local or scoped TF32 switch: ``torch.backends.cuda.matmul`` and
+    ``torch.backends.cudnn.conv`` ``fp32_precision`` are process-global (and cuDNN convolutions
+    default to TF32). So calls share the flags: those wanting the mode in force join it, one
+    wanting the other mode waits until they finish, and the last to leave restores the values
+    found on entry. Other code in the process sees the mode while our calls run.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._mode: Fp32Mode | None = None
+        self._holders = 0
+        self._saved = ("none", "none")
+
+    @contextmanager
+    def hold(self, mode: Fp32Mode) -> Iterator[None]:
+        matmul = torch.backends.cuda.matmul
+        conv = torch.backends.cudnn.conv  # type: ignore[attr-defined]  # not in torch's stubs
+        with self._condition:
+            self._condition.wait_for(lambda: self._holders == 0 or self._mode == mode)
+            if self._holders == 0:
+                # The per-operation settings of the new API, the ones PyTorch >= 2.9 reads.
+                self._saved = (matmul.fp32_precision, conv.fp32_precision)
+                matmul.fp32_precision = conv.fp32_precision = mode
+                self._mode = mode
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._holders -= 1
+                if self._holders == 0:
+                    matmul.fp32_precision, conv.fp32_precision = self._saved
+                    self._mode = None
+                    self._condition.notify_all()
+
+
+# One per process, like the flags it guards.
+CUDA_FP32_PRECISION = _CudaFp32Precision()
