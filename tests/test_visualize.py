@@ -185,6 +185,19 @@ def test_a_tag_in_the_instance_colour_sits_on_the_box_top_left() -> None:
     assert (tag_region != color).any(axis=-1).sum() > 10, "no text drawn in the tag"
 
 
+def test_tags_of_instances_sharing_a_box_do_not_hide_each_other() -> None:
+    first, second = (np.array(c) for c in instance_colors(2))
+    top, _, left, _ = A
+    picture = _pixels(draw_overlay(_image(), [_result([A]), _result([A], prompt="dog")]))
+
+    column = picture[: top + 40, left + 1]
+    first_rows = np.flatnonzero((column == first).all(axis=-1))
+    second_rows = np.flatnonzero((column == second).all(axis=-1))
+    assert first_rows.size and second_rows.size
+    # The first tag sits above the box; the second is stacked just below it, inside the box.
+    assert first_rows.max() < top <= second_rows.min()
+
+
 def test_tags_stay_inside_the_image() -> None:
     color = np.array(instance_colors(1)[0])
     at_corner = _result([(0, 20, 0, 20)])

@@ -22,6 +22,7 @@ from sam3lib.result import SegmentationResult
 __all__ = ["draw_overlay", "instance_colors"]
 
 Color = tuple[int, int, int]
+Rectangle = tuple[int, int, int, int]  # x0, y0, x1, y1, inclusive
 
 # Stepping the hue by the golden angle (1 - 1/φ of a turn) keeps any run of consecutive
 # colours far apart on the colour wheel, however many there are.
@@ -135,8 +136,10 @@ def draw_overlay(
     if show_labels:
         draw = ImageDraw.Draw(picture)
         font = _font(height, width)
+        placed: list[Rectangle] = []
         for (label, score, box, _), color in zip(instances, colors, strict=True):
-            _draw_tag(draw, f"{label} {score:.2f}", box, color, font, (height, width))
+            tag = _draw_tag(draw, f"{label} {score:.2f}", box, color, font, (height, width), placed)
+            placed.append(tag)
     return picture
 
 
@@ -209,7 +212,13 @@ def _draw_tag(
     color: Color,
     font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
     size: tuple[int, int],
-) -> None:
+    placed: Sequence[Rectangle],
+) -> Rectangle:
+    """Draws a tag at the box's top-left corner, below earlier ``placed`` tags it would hide.
+
+    Returns:
+        The tag's rectangle (x0, y0, x1, y1), inclusive.
+    """
     height, width = size
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     tag_width = int(right - left) + 2 * _TAG_PADDING
@@ -220,6 +229,17 @@ def _draw_tag(
         y += tag_height  # ... unless the box starts at the top: then just inside it
     x = max(0, min(x, width - tag_width))
     y = max(0, min(y, height - tag_height))
-    draw.rectangle((x, y, x + tag_width - 1, y + tag_height - 1), fill=color)
+    # Instances found by several prompts often share a box: stack their tags downwards.
+    while any(_overlap((x, y, x + tag_width - 1, y + tag_height - 1), other) for other in placed):
+        if y + 2 * tag_height > height:
+            break  # no room left below: overlap rather than leave the image
+        y += tag_height
+    rectangle = (x, y, x + tag_width - 1, y + tag_height - 1)
+    draw.rectangle(rectangle, fill=color)
     text_color = (0, 0, 0) if _luminance(color) > 0.5 else (255, 255, 255)
     draw.text((x + _TAG_PADDING - left, y + _TAG_PADDING - top), text, fill=text_color, font=font)
+    return rectangle
+
+
+def _overlap(a: Rectangle, b: Rectangle) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
