@@ -1,6 +1,7 @@
 """sam3lib: a fast, typed runtime for Meta's SAM 3 text-prompted image segmentation."""
 
 from sam3lib.errors import (
+    BackendUnavailableError,
     CheckpointError,
     CheckpointKeyError,
     ConfigError,
@@ -13,10 +14,10 @@ from sam3lib.errors import (
 from sam3lib.model import Sam3Config, Sam3Model
 from sam3lib.result import SegmentationResult
 from sam3lib.segmenter import ImageEmbedding, Segmenter
-
-__version__ = "0.1.0"
+from sam3lib.version import __version__
 
 __all__ = [
+    "BackendUnavailableError",
     "CheckpointError",
     "CheckpointKeyError",
     "ConfigError",

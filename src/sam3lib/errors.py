@@ -37,3 +37,7 @@ class HubAccessError(CheckpointError):
 
 class InputError(Sam3Error, ValueError):
     """An argument given to sam3lib has the wrong type, shape, dtype or value."""
+
+
+class BackendUnavailableError(Sam3Error):
+    """A backend needs a package or device this machine lacks (the message names the extra)."""

@@ -8,7 +8,7 @@ the ``config.json`` that transformers writes (``model_type`` ``"sam3"`` or the h
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from sam3lib.errors import ConfigError
@@ -188,6 +188,26 @@ class Sam3Config:
         return asdict(self)
 
     @classmethod
+    def from_dict(cls, config: dict[str, Any]) -> Sam3Config:
+        """Inverse of :meth:`to_dict`, also after a JSON round trip (lists back to tuples).
+
+        Raises:
+            ConfigError: a section or field is missing or unknown.
+
+        Example:
+            >>> Sam3Config.from_dict(Sam3Config.tiny().to_dict()) == Sam3Config.tiny()
+            True
+        """
+        sections = {f.name: f for f in fields(cls)}
+        try:
+            parts = {
+                name: _section_from_dict(sections[name].type, config[name]) for name in sections
+            }
+        except (KeyError, TypeError) as err:
+            raise ConfigError(f"not a complete Sam3Config dictionary: {err}") from err
+        return cls(**parts)
+
+    @classmethod
     def from_transformers_dict(cls, config: dict[str, Any]) -> Sam3Config:
         """Build from the ``config.json`` transformers writes for ``Sam3Model``/``Sam3VideoModel``.
 
@@ -206,6 +226,12 @@ class Sam3Config:
             return _from_transformers_sections(config)
         except (KeyError, TypeError) as err:
             raise ConfigError(f"config.json is not a complete SAM 3 configuration: {err}") from err
+
+
+def _section_from_dict(section: Any, values: dict[str, Any]) -> Any:
+    """One part's dataclass from its dictionary; JSON lists become the tuples fields hold."""
+    part = _SECTIONS[section] if isinstance(section, str) else section
+    return part(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def _pair_to_int(value: Any) -> int:
@@ -296,3 +322,17 @@ def _from_transformers_sections(config: dict[str, Any]) -> Sam3Config:
             num_heads=mask.get("num_attention_heads", dm.num_heads),
         ),
     )
+
+
+# Field annotations are strings under ``from __future__ import annotations``.
+_SECTIONS: dict[str, type] = {
+    part.__name__: part
+    for part in (
+        VisionConfig,
+        TextConfig,
+        GeometryConfig,
+        FusionEncoderConfig,
+        DecoderConfig,
+        MaskHeadConfig,
+    )
+}

@@ -51,6 +51,9 @@ class Attention(nn.Module):
         k = split_heads(self.k_proj(key), self.num_heads)
         v = split_heads(self.v_proj(value), self.num_heads)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        # Masked CPU attention returns (B, L, heads, D)-strided memory, the decomposition ONNX
+        # export traces returns it contiguous; one explicit copy keeps both shapes viewable.
+        out = out.clone(memory_format=torch.contiguous_format)
         return self.o_proj(merge_heads(out))
 
 

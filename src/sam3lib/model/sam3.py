@@ -132,7 +132,7 @@ class Sam3Model(nn.Module):
             box_labels: (B, M) 1 for positive, 0 for negative exemplars (default: all 1).
             box_mask: (B, M) bool, False marks padding boxes (default: all True).
         """
-        batch = _common_batch(image.batch_size, text.features.shape[0], boxes_cxcywh)
+        batch = common_batch(image.batch_size, text.features.shape[0], boxes_cxcywh)
         device, dtype = image.fpn_x1.device, image.fpn_x1.dtype
         if boxes_cxcywh is None:
             boxes_cxcywh = torch.zeros(batch, 0, 4, device=device, dtype=dtype)
@@ -141,19 +141,36 @@ class Sam3Model(nn.Module):
             box_labels = torch.ones(boxes_cxcywh.shape[:2], device=device, dtype=torch.long)
         if box_mask is None:
             box_mask = torch.ones(boxes_cxcywh.shape[:2], device=device, dtype=torch.bool)
+        return self.decode_prompts(
+            image,
+            TextFeatures(text.features.expand(batch, -1, -1), text.mask.expand(batch, -1)),
+            boxes_cxcywh.expand(batch, num_boxes, 4),
+            box_labels.expand(batch, num_boxes),
+            box_mask.expand(batch, num_boxes),
+        )
 
+    def decode_prompts(
+        self,
+        image: ImageFeatures,
+        text: TextFeatures,
+        boxes_cxcywh: Tensor,
+        box_labels: Tensor,
+        box_mask: Tensor,
+    ) -> Sam3Outputs:
+        """:meth:`decode` once its inputs are checked and broadcast: the exportable core.
+
+        Text and boxes share one batch B (the prompts); image features have batch 1 or B.
+        Nothing here turns a size into a Python number, so B stays symbolic on export.
+        """
+        batch = text.features.shape[0]
         grid = image.fpn_x1.expand(batch, -1, -1, -1)
         grid_pos = image.pos_x1.expand(batch, -1, -1, -1)
         grid_hw = (int(grid.shape[-2]), int(grid.shape[-1]))
         geometry, geometry_mask = self.geometry_encoder(
-            boxes_cxcywh.expand(batch, num_boxes, 4),
-            box_labels.expand(batch, num_boxes),
-            box_mask.expand(batch, num_boxes),
-            grid,
-            grid_pos,
+            boxes_cxcywh, box_labels, box_mask, grid, grid_pos
         )
-        prompt = torch.cat((text.features.expand(batch, -1, -1), geometry), dim=1)
-        prompt_mask = torch.cat((text.mask.expand(batch, -1), geometry_mask), dim=1)
+        prompt = torch.cat((text.features, geometry), dim=1)
+        prompt_mask = torch.cat((text.mask, geometry_mask), dim=1)
 
         tokens = grid.flatten(2).transpose(1, 2)
         tokens_pos = grid_pos.flatten(2).transpose(1, 2)
@@ -192,7 +209,7 @@ class Sam3Model(nn.Module):
         )
 
 
-def _common_batch(image_batch: int, text_batch: int, boxes: Tensor | None) -> int:
+def common_batch(image_batch: int, text_batch: int, boxes: Tensor | None) -> int:
     """The batch all inputs broadcast to; each part must have batch 1 or that batch."""
     sizes = {"image": image_batch, "text": text_batch}
     if boxes is not None:
