@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from helpers.transformers_reference import (
@@ -50,3 +52,30 @@ def tiny_checkpoint_dir(
     shutil.copytree(tiny_hf_checkpoint, directory, dirs_exist_ok=True)
     write_clip_vocab_files(shared_reference / "clip_bpe_simple_vocab_16e6.txt.gz", directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_export_dir(tiny_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint exported to ONNX (batch 1, at most 4 prompts and 3 boxes per call),
+    tokenizer files beside the graphs. Tracing three graphs takes seconds: done once."""
+    from sam3lib.checkpoint import load_resolved_model, resolve_checkpoint
+    from sam3lib.export import GraphOptions, export_onnx
+
+    resolved = resolve_checkpoint(tiny_checkpoint_dir)
+    out = tmp_path_factory.mktemp("tiny_export")
+    options = GraphOptions(batch=1, max_prompts=4, max_boxes=3)
+    model = load_resolved_model(resolved)
+    export_onnx(model, out, options, tokenizer_files=resolved.tokenizer_files, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def photo() -> npt.NDArray[np.uint8]:
+    """A 190 x 250 RGB image: smooth shapes plus noise, so features vary across the image."""
+    rows, cols = np.mgrid[0:190, 0:250]
+    rng = np.random.default_rng(7)
+    red = 255 * ((rows - 60) ** 2 + (cols - 80) ** 2 < 40**2)
+    green = 255 * ((abs(rows - 120) < 30) & (abs(cols - 180) < 45))
+    blue = (rows + cols) % 256
+    image = np.stack([red, green, blue], axis=-1) + rng.integers(0, 40, (190, 250, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)

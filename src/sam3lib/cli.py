@@ -14,6 +14,7 @@ import sys
 SUBCOMMANDS = {
     "convert": ("sam3lib.checkpoint.convert", "convert Meta's sam3.pt to model.safetensors"),
     "segment": ("sam3lib.segment_command", "segment images with text prompts or boxes"),
+    "export": ("sam3lib.export.command", "export the model to ONNX graphs and a manifest"),
 }
 
 

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 import torch
@@ -30,18 +31,48 @@ from sam3lib.errors import InputError
 BACKEND_MODULES: dict[str, str] = {
     "eager": "sam3lib.backends.eager",
     "amp": "sam3lib.backends.amp",
+    "onnxruntime": "sam3lib.backends.onnx_runtime",
+}
+
+# What an optional engine needs: the package it imports, and whether it runs on the CPU.
+ENGINE_REQUIREMENTS: dict[str, tuple[str, bool]] = {
+    "onnxruntime": ("onnxruntime", True),
+    "tensorrt": ("tensorrt", False),
 }
 
 __all__ = [
     "BACKEND_MODULES",
+    "ENGINE_REQUIREMENTS",
     "PRECISIONS",
     "Backend",
     "Precision",
+    "available_backends",
     "check_precision",
     "create_backend",
     "default_backend",
     "resolve_device",
 ]
+
+
+def available_backends(device: str | torch.device = "cpu") -> list[str]:
+    """Registered backends whose engine is installed and runs on ``device``, without importing
+    any engine (a CUDA build of onnxruntime may still lack the CUDA provider: it says so when
+    chosen).
+
+    Example:
+        >>> {"eager", "amp"} <= set(available_backends("cpu"))
+        True
+    """
+    on_cpu = torch.device(device).type == "cpu"
+    usable = []
+    for name in sorted(BACKEND_MODULES):
+        package, runs_on_cpu = ENGINE_REQUIREMENTS.get(name, ("", True))
+        if package and importlib.util.find_spec(package) is None:
+            continue
+        if on_cpu and not runs_on_cpu:
+            continue
+        usable.append(name)
+    return usable
 
 
 def default_backend(precision: Precision) -> str:

@@ -21,7 +21,7 @@ from sam3lib.checkpoint.files import read_state_dict
 from sam3lib.checkpoint.layouts import to_our_layout
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
 from sam3lib.checkpoint.transformers_config import read_transformers_config
-from sam3lib.errors import CheckpointKeyError, NotASam3CheckpointError
+from sam3lib.errors import CheckpointError, CheckpointKeyError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
 
 
@@ -82,6 +82,11 @@ def load_resolved_model(
         >>> resolved = resolve_checkpoint("checkpoints/sam3")  # doctest: +SKIP
         >>> model = load_resolved_model(resolved, device="cuda")  # doctest: +SKIP
     """
+    if resolved.weights_path is None:
+        raise CheckpointError(
+            f"{resolved.source} holds exported ONNX graphs, not weights: run it with "
+            "backend='onnxruntime' or backend='tensorrt', or load the original checkpoint"
+        )
     config = (
         Sam3Config.sam3()
         if resolved.config_path is None

@@ -28,6 +28,7 @@ from huggingface_hub.errors import (
 from sam3lib.checkpoint.files import WEIGHT_SUFFIXES
 from sam3lib.checkpoint.transformers_config import CONFIG_FILENAME
 from sam3lib.errors import CheckpointError, HubAccessError, NotASam3CheckpointError
+from sam3lib.export.manifest import MANIFEST_FILENAME
 from sam3lib.tokenizer import MERGES_FILE, TOKENIZER_FILE, VOCAB_FILE
 
 HUB_WEIGHTS_FILENAME = "model.safetensors"
@@ -45,16 +46,20 @@ class ResolvedCheckpoint:
 
     Attributes:
         source: what the caller passed (repo id or path), for messages.
-        weights_path: the ``.safetensors``/``.pt`` file.
+        weights_path: the ``.safetensors``/``.pt`` file; None for a directory that holds
+            only exported ONNX graphs (see ``export_dir``).
         config_path: transformers ``config.json``, or None (then the SAM 3 preset applies).
         tokenizer_files: the tokenizer files found, by file name (``tokenizer.json``,
             ``vocab.json``, ``merges.txt``).
+        export_dir: the directory, when it holds graphs from ``sam3lib export`` (a
+            ``manifest.json``), which the onnxruntime and TensorRT backends run.
     """
 
     source: str
-    weights_path: Path
+    weights_path: Path | None
     config_path: Path | None = None
     tokenizer_files: Mapping[str, Path] = field(default_factory=dict)
+    export_dir: Path | None = None
 
 
 def resolve_checkpoint(
@@ -107,9 +112,11 @@ def _resolve_directory(directory: Path, source: str) -> ResolvedCheckpoint:
         (directory / name for name in LOCAL_WEIGHTS_FILENAMES if (directory / name).is_file()),
         None,
     )
-    if weights is None:
+    exported = (directory / MANIFEST_FILENAME).is_file()
+    if weights is None and not exported:
         raise NotASam3CheckpointError(
-            f"{directory} holds none of {', '.join(LOCAL_WEIGHTS_FILENAMES)}"
+            f"{directory} holds none of {', '.join(LOCAL_WEIGHTS_FILENAMES)} "
+            f"(nor a {MANIFEST_FILENAME} of exported graphs)"
         )
     config = directory / CONFIG_FILENAME
     return ResolvedCheckpoint(
@@ -117,6 +124,7 @@ def _resolve_directory(directory: Path, source: str) -> ResolvedCheckpoint:
         weights,
         config if config.is_file() else None,
         {name: directory / name for name in TOKENIZER_FILENAMES if (directory / name).is_file()},
+        directory if exported else None,
     )
 
 

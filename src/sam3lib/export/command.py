@@ -1,0 +1,69 @@
+"""``sam3lib export CHECKPOINT OUT_DIR``: write the three ONNX graphs and their manifest.
+
+Example:
+    sam3lib export facebook/sam3 sam3-onnx --max-prompts 16 --max-boxes 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sam3lib.errors import Sam3Error
+from sam3lib.export.graphs import GraphOptions
+from sam3lib.export.onnx_export import DEFAULT_OPSET, MIN_OPSET
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = GraphOptions()
+    parser = argparse.ArgumentParser(
+        prog="sam3lib export",
+        description="Export SAM 3 to ONNX: image encoder, text encoder and decoder graphs, "
+        "plus manifest.json. Run the directory with backend='onnxruntime' or 'tensorrt'.",
+    )
+    parser.add_argument("checkpoint", help="hub repo id, checkpoint directory or weights file")
+    parser.add_argument("out_dir", type=Path, help="directory to write (created if needed)")
+    parser.add_argument(
+        "--precision",
+        choices=["fp32"],
+        default="fp32",
+        help="graph precision; TensorRT builds fp16/bf16 engines from the fp32 graphs",
+    )
+    parser.add_argument("--batch", type=int, default=defaults.batch, help="images per call")
+    parser.add_argument(
+        "--max-prompts", type=int, default=defaults.max_prompts, help="prompts per call"
+    )
+    parser.add_argument(
+        "--max-boxes", type=int, default=defaults.max_boxes, help="exemplar boxes per prompt"
+    )
+    parser.add_argument(
+        "--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (>= {MIN_OPSET})"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the process exit status (0 ok, 1 failed, 2 bad usage)."""
+    args = build_parser().parse_args(argv)
+    try:
+        from sam3lib.checkpoint import load_sam3_model  # torch only when there is work
+        from sam3lib.export.onnx_export import export_onnx
+
+        model, resolved = load_sam3_model(args.checkpoint)
+        manifest = export_onnx(
+            model,
+            args.out_dir,
+            GraphOptions(args.batch, args.max_prompts, args.max_boxes),
+            opset=args.opset,
+            tokenizer_files=resolved.tokenizer_files,
+            progress=not args.quiet,
+        )
+    except Sam3Error as error:
+        print(f"sam3lib export: error: {error}", file=sys.stderr)
+        return 1
+    files = ", ".join(name for graph in manifest.graphs.values() for name in graph.files())
+    print(f"wrote {files} and manifest.json to {args.out_dir}")
+    return 0

@@ -1,0 +1,158 @@
+"""``manifest.json``: what an export directory holds, for the engines that run it.
+
+Written beside the three ONNX graphs by :func:`sam3lib.export.export_onnx` and read by the
+onnxruntime and TensorRT backends: every graph's file and tensors (names, dtypes, shapes with
+``"prompts"`` as the one symbolic size), the build options, the model configuration, the hash
+of the weights the graphs were made from, and the sam3lib version that made them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sam3lib.errors import CheckpointError
+from sam3lib.model.config import Sam3Config
+
+MANIFEST_FILENAME = "manifest.json"
+MANIFEST_FORMAT = 1  # bumped when the layout of the file changes
+PROMPTS_AXIS = "prompts"  #: the symbolic size: prompts per text-encode or decode call
+GRAPH_NAMES = ("image_encoder", "text_encoder", "decoder")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output: ``shape`` holds ints and the name of the symbolic axis."""
+
+    name: str
+    dtype: str  #: numpy dtype name: "float32", "int64", "bool"
+    shape: tuple[int | str, ...]
+
+    def concrete_shape(self, prompts: int) -> tuple[int, ...]:
+        """The shape with the symbolic axis set to ``prompts``."""
+        return tuple(prompts if size == PROMPTS_AXIS else int(size) for size in self.shape)
+
+
+@dataclass(frozen=True)
+class GraphManifest:
+    """One ONNX graph: its file (and external-data file, for graphs over 1.5 GiB) and tensors."""
+
+    file: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    external_data: str | None = None
+
+    def files(self) -> tuple[str, ...]:
+        return (self.file,) if self.external_data is None else (self.file, self.external_data)
+
+
+@dataclass(frozen=True)
+class ExportManifest:
+    """Everything the runtime backends need to know about an export directory.
+
+    Example:
+        >>> manifest = ExportManifest.load("sam3-onnx")  # doctest: +SKIP
+        >>> manifest.graphs["decoder"].inputs[4].shape  # doctest: +SKIP
+        ('prompts', 32, 256)
+    """
+
+    sam3lib_version: str
+    opset: int
+    precision: str  #: the dtype of the graphs' weights and activations
+    batch: int  #: images per image-encoder call
+    max_prompts: int  #: upper bound of the "prompts" axis
+    max_boxes: int  #: exemplar boxes per prompt (fewer are padded and masked)
+    weights_sha256: str  #: :func:`sam3lib.export.weights.weights_sha256` of the exported model
+    config: Sam3Config
+    graphs: Mapping[str, GraphManifest]
+    tokenizer_files: tuple[str, ...] = field(default=())  #: copied beside the graphs
+
+    @property
+    def image_size(self) -> int:
+        return self.config.vision.image_size
+
+    @property
+    def context_length(self) -> int:
+        return self.config.text.context_length
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["config"] = self.config.to_dict()
+        data["graphs"] = {name: asdict(graph) for name, graph in self.graphs.items()}
+        return {"format": MANIFEST_FORMAT, **data}
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        path = Path(directory) / MANIFEST_FILENAME
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExportManifest:
+        """Raises ``KeyError``/``TypeError``/``ValueError`` on a malformed dictionary."""
+        if data.get("format") != MANIFEST_FORMAT:
+            raise ValueError(
+                f"manifest format {data.get('format')!r}; this sam3lib reads {MANIFEST_FORMAT}"
+            )
+        graphs = {name: _graph_from_dict(data["graphs"][name]) for name in GRAPH_NAMES}
+        return cls(
+            sam3lib_version=str(data["sam3lib_version"]),
+            opset=int(data["opset"]),
+            precision=str(data["precision"]),
+            batch=int(data["batch"]),
+            max_prompts=int(data["max_prompts"]),
+            max_boxes=int(data["max_boxes"]),
+            weights_sha256=str(data["weights_sha256"]),
+            config=Sam3Config.from_dict(data["config"]),
+            graphs=graphs,
+            tokenizer_files=tuple(data.get("tokenizer_files", ())),
+        )
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> ExportManifest:
+        """Read ``directory/manifest.json`` and check that every file it names is there.
+
+        Raises:
+            CheckpointError: no manifest, an unreadable one, or a missing graph file.
+        """
+        path = Path(directory) / MANIFEST_FILENAME
+        if not path.is_file():
+            raise CheckpointError(
+                f"{directory} has no {MANIFEST_FILENAME}: export the graphs first with "
+                "`sam3lib export CHECKPOINT OUT_DIR`"
+            )
+        try:
+            manifest = cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+            raise CheckpointError(
+                f"{path} is not a sam3lib export manifest ({err}); export again"
+            ) from err
+        missing = [
+            name
+            for graph in manifest.graphs.values()
+            for name in graph.files()
+            if not (Path(directory) / name).is_file()
+        ]
+        if missing:
+            raise CheckpointError(f"{directory} lacks {', '.join(missing)}; export again")
+        return manifest
+
+
+def _graph_from_dict(data: Mapping[str, Any]) -> GraphManifest:
+    return GraphManifest(
+        file=str(data["file"]),
+        inputs=tuple(_tensor_from_dict(t) for t in data["inputs"]),
+        outputs=tuple(_tensor_from_dict(t) for t in data["outputs"]),
+        external_data=data.get("external_data"),
+    )
+
+
+def _tensor_from_dict(data: Mapping[str, Any]) -> TensorSpec:
+    return TensorSpec(
+        name=str(data["name"]),
+        dtype=str(data["dtype"]),
+        shape=tuple(s if isinstance(s, str) else int(s) for s in data["shape"]),
+    )

@@ -1,0 +1,194 @@
+"""Export a :class:`~sam3lib.model.Sam3Model` to three ONNX graphs and a manifest.
+
+``torch.onnx.export`` (the torch.export-based exporter) traces each graph of
+:mod:`sam3lib.export.graphs`; LayerNorm becomes one ``LayerNormalization`` op (opset >= 17),
+RoPE is already real-valued in the model, and a graph whose weights near protobuf's 2 GiB
+limit (the full-size image encoder: 1.8 GB) keeps them in an external-data file beside it.
+Every graph is checked with ``onnx.checker``.
+
+Example:
+    >>> from sam3lib import Sam3Model
+    >>> model = Sam3Model.from_pretrained("facebook/sam3")  # doctest: +SKIP
+    >>> manifest = export_onnx(model, "sam3-onnx", GraphOptions(max_boxes=8))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from sam3lib.errors import BackendUnavailableError, InputError
+from sam3lib.export.graphs import GraphOptions, GraphSignature, graph_signatures
+from sam3lib.export.manifest import PROMPTS_AXIS, ExportManifest, GraphManifest
+from sam3lib.export.weights import weights_sha256
+from sam3lib.model import Sam3Model
+from sam3lib.version import __version__
+
+MIN_OPSET = 17  # the first opset with LayerNormalization
+DEFAULT_OPSET = 18
+# protobuf cannot serialise a message over 2 GiB; torch's exporter already moves weights out
+# above 1.5 GiB (headroom for the graph itself), and so do we, to record it in the manifest.
+EXTERNAL_DATA_THRESHOLD = 3 * 2**29
+
+
+def export_onnx(
+    model: Sam3Model,
+    out_dir: str | os.PathLike[str],
+    options: GraphOptions | None = None,
+    *,
+    opset: int = DEFAULT_OPSET,
+    tokenizer_files: Mapping[str, Path] | None = None,
+    progress: bool = True,
+) -> ExportManifest:
+    """Write ``image_encoder.onnx``, ``text_encoder.onnx``, ``decoder.onnx`` and
+    ``manifest.json`` (and copies of ``tokenizer_files``) into ``out_dir``.
+
+    Args:
+        model: a float32 model on the CPU (its weights are what gets exported).
+        out_dir: created if missing; existing graph files are overwritten.
+        options: batch, most prompts per call, exemplar boxes per prompt.
+        opset: ONNX opset, at least 17.
+        tokenizer_files: files (by name) to copy beside the graphs, so that the directory
+            alone can be loaded with ``Segmenter.from_pretrained(out_dir, backend=...)``.
+        progress: show a progress bar over the three graphs.
+
+    Raises:
+        InputError: bad options, or a model that is not float32 on the CPU.
+        BackendUnavailableError: ``onnx``/``onnxscript`` are not installed.
+    """
+    options = check_graph_options(options or GraphOptions())
+    _check_exportable(model, opset)
+    _require_exporter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.eval()
+    graphs: dict[str, GraphManifest] = {}
+    signatures = graph_signatures(model, options)
+    with tqdm(total=len(signatures), desc="ONNX export", unit="graph", disable=not progress) as bar:
+        for name, signature in signatures.items():
+            bar.set_postfix_str(name)
+            graphs[name] = _export_graph(name, signature, out, opset, options)
+            bar.update()
+    copied = []
+    for filename, source in (tokenizer_files or {}).items():
+        shutil.copyfile(source, out / filename)
+        copied.append(filename)
+    manifest = ExportManifest(
+        sam3lib_version=__version__,
+        opset=opset,
+        precision="fp32",
+        batch=options.batch,
+        max_prompts=options.max_prompts,
+        max_boxes=options.max_boxes,
+        weights_sha256=weights_sha256(model),
+        config=model.config,
+        graphs=graphs,
+        tokenizer_files=tuple(sorted(copied)),
+    )
+    manifest.save(out)
+    return manifest
+
+
+def check_graph_options(options: GraphOptions) -> GraphOptions:
+    """``options`` if every size is a positive int, else an :class:`InputError` naming it."""
+    for name in ("batch", "max_prompts", "max_boxes"):
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name}: expected a positive integer, got {value!r}")
+    return options
+
+
+def _check_exportable(model: Sam3Model, opset: int) -> None:
+    if isinstance(opset, bool) or not isinstance(opset, int) or opset < MIN_OPSET:
+        raise InputError(f"opset: expected an integer >= {MIN_OPSET}, got {opset!r}")
+    placement = {(p.dtype, p.device.type) for p in model.parameters()}
+    if placement != {(torch.float32, "cpu")}:
+        found = ", ".join(sorted(f"{d} on {t}" for d, t in placement))
+        raise InputError(
+            f"export needs a float32 model on the CPU; this one has {found} "
+            "(load it with Sam3Model.from_pretrained(..., device='cpu'))"
+        )
+
+
+def _require_exporter() -> None:
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError as err:
+        raise BackendUnavailableError(
+            f'ONNX export needs the onnx extra ({err.name} is missing): pip install "sam3lib[onnx]"'
+        ) from err
+
+
+def _export_graph(
+    name: str, signature: GraphSignature, out: Path, opset: int, options: GraphOptions
+) -> GraphManifest:
+    # Trace with 2 prompts where allowed: torch.export specialises sizes 0 and 1.
+    example_prompts = min(2, options.max_prompts)
+    prompts = torch.export.Dim(PROMPTS_AXIS, min=1, max=max(options.max_prompts, 2))
+    dynamic_shapes = tuple(
+        {0: prompts} if PROMPTS_AXIS in spec.shape and options.max_prompts > 1 else None
+        for spec in signature.inputs
+    )
+    with torch.inference_mode(False), torch.no_grad(), _quiet_exporter():
+        program = torch.onnx.export(
+            signature.module,
+            signature.example_inputs(example_prompts),
+            dynamo=True,
+            opset_version=opset,
+            input_names=[spec.name for spec in signature.inputs],
+            output_names=[spec.name for spec in signature.outputs],
+            dynamic_shapes=dynamic_shapes,
+            verbose=False,
+        )
+    assert program is not None  # the dynamo exporter always returns its program
+    weight_bytes = sum(
+        value.const_value.nbytes
+        for value in program.model.graph.initializers.values()
+        if value.const_value is not None
+    )
+    path = out / f"{name}.onnx"
+    data_name = f"{path.name}.data"
+    (out / data_name).unlink(missing_ok=True)
+    program.save(str(path), external_data=weight_bytes > EXTERNAL_DATA_THRESHOLD)
+    external = (out / data_name).is_file()  # what was written, whoever decided it
+    _check_graph(path)
+    return GraphManifest(
+        file=path.name,
+        inputs=signature.inputs,
+        outputs=signature.outputs,
+        external_data=data_name if external else None,
+    )
+
+
+def _check_graph(path: Path) -> None:
+    import onnx
+
+    # By path: the checker then also reads external data and allows models over 2 GB.
+    onnx.checker.check_model(str(path), full_check=False)
+
+
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's progress prints and warnings; sam3lib shows its own progress."""
+    loggers = [
+        logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._export", "onnx_ir")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)

@@ -1,0 +1,128 @@
+"""Find, or make once, the exported graphs a graph-running backend needs for a checkpoint.
+
+A checkpoint directory written by ``sam3lib export`` is used as it is. For a weights checkpoint
+the graphs are exported into a cache directory named after the weights' hash and the build
+options, so that the (slow) export happens once per weights and sizes. The export is written
+to a temporary directory and renamed into place, so a crash or a concurrent process never
+leaves a half-written entry that looks complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sam3lib.backends.base import check_flag
+from sam3lib.checkpoint.loader import load_resolved_model
+from sam3lib.checkpoint.resolve import ResolvedCheckpoint
+from sam3lib.errors import CheckpointError, InputError
+from sam3lib.export.graphs import GraphOptions
+from sam3lib.export.manifest import ExportManifest
+from sam3lib.export.onnx_export import check_graph_options, export_onnx
+from sam3lib.export.weights import weights_sha256
+from sam3lib.version import __version__
+
+CACHE_ENVIRONMENT_VARIABLE = "SAM3LIB_CACHE"
+#: Backend options that choose or size the export a graph-running backend runs.
+EXPORT_OPTIONS = ("onnx_dir", "cache_dir", "batch", "max_prompts", "max_boxes", "progress")
+
+
+def default_cache_root() -> Path:
+    """``$SAM3LIB_CACHE``, else ``~/.cache/sam3lib`` (read at call time, never created here)."""
+    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
+    return Path(configured) if configured else Path.home() / ".cache" / "sam3lib"
+
+
+def prepare_export(
+    checkpoint: ResolvedCheckpoint,
+    *,
+    onnx_dir: str | os.PathLike[str] | None = None,
+    options: GraphOptions | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> tuple[Path, ExportManifest]:
+    """The export directory to run for ``checkpoint``, and its manifest.
+
+    In order: ``onnx_dir`` if given; the checkpoint directory if it is an export; else the
+    graphs exported from the checkpoint's weights into ``cache_dir`` (default:
+    ``default_cache_root() / "onnx"``), reused when already there.
+
+    Raises:
+        CheckpointError: an export directory that is incomplete or unreadable, or weights
+            that cannot be loaded.
+        BackendUnavailableError: exporting is needed and the onnx extra is not installed.
+
+    Example:
+        >>> resolved = resolve_checkpoint("facebook/sam3")  # doctest: +SKIP
+        >>> directory, manifest = prepare_export(resolved)  # doctest: +SKIP
+    """
+    existing = onnx_dir if onnx_dir is not None else checkpoint.export_dir
+    if existing is not None:
+        manifest = ExportManifest.load(existing)
+        _check_sizes(options, manifest, existing)
+        return Path(existing), manifest
+    sizes = check_graph_options(options or GraphOptions())
+    model = load_resolved_model(checkpoint)
+    digest = weights_sha256(model)
+    root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "onnx"
+    name = f"{digest[:16]}-b{sizes.batch}-p{sizes.max_prompts}-m{sizes.max_boxes}-v{__version__}"
+    target = root / name
+    if target.is_dir():
+        try:
+            manifest = ExportManifest.load(target)
+        except CheckpointError:
+            shutil.rmtree(target, ignore_errors=True)  # damaged by hand: export it again
+        else:
+            if manifest.weights_sha256 == digest:
+                return target, manifest
+            shutil.rmtree(target, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
+    try:
+        export_onnx(
+            model, staging, sizes, tokenizer_files=checkpoint.tokenizer_files, progress=progress
+        )
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / "manifest.json").is_file():  # not a concurrent exporter's win
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target, ExportManifest.load(target)
+
+
+def prepare_export_for_backend(
+    checkpoint: ResolvedCheckpoint, options: Mapping[str, Any]
+) -> tuple[Path, ExportManifest]:
+    """:func:`prepare_export` driven by a backend's :data:`EXPORT_OPTIONS` (others ignored).
+
+    Raises:
+        InputError: ``progress`` is not a bool, or a size is not a positive integer.
+    """
+    sizes = {k: options[k] for k in ("batch", "max_prompts", "max_boxes") if k in options}
+    return prepare_export(
+        checkpoint,
+        onnx_dir=options.get("onnx_dir"),
+        options=GraphOptions(**sizes) if sizes else None,
+        cache_dir=options.get("cache_dir"),
+        progress=check_flag("progress", options.get("progress", True)),
+    )
+
+
+def _check_sizes(
+    options: GraphOptions | None, manifest: ExportManifest, directory: str | os.PathLike[str]
+) -> None:
+    """Sizes asked for must be those an existing export was built with (they are baked in)."""
+    if options is None:
+        return
+    built = GraphOptions(manifest.batch, manifest.max_prompts, manifest.max_boxes)
+    if options != built:
+        raise InputError(
+            f"{directory} was exported with {built}; sizes cannot change after export "
+            "(leave them out, or export again with `sam3lib export`)"
+        )
