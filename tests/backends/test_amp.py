@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers.outputs import detection_scores, mask_iou
 from sam3lib.backends.amp import AmpBackend
 from sam3lib.backends.base import Backend
 from sam3lib.backends.eager import EagerBackend
@@ -24,16 +25,6 @@ def _run(
     backend: Backend, pixels: torch.Tensor, text: tuple[torch.Tensor, ...], **boxes: torch.Tensor
 ) -> Sam3Outputs:
     return backend.decode(backend.encode_image(pixels), backend.encode_text(*text), **boxes)
-
-
-def _scores(outputs: Sam3Outputs) -> torch.Tensor:
-    return outputs.query_logits.sigmoid() * outputs.presence_logit.sigmoid()[:, None]
-
-
-def _mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Per-query IoU of thresholded (B, Q, H, W) mask logits."""
-    a, b = a > 0, b > 0
-    return (a & b).sum((-2, -1)) / (a | b).sum((-2, -1)).clamp(min=1)
 
 
 @pytest.mark.parametrize("cast_weights", [False, True], ids=["mixed", "cast-weights"])
@@ -53,8 +44,10 @@ def test_bf16_matches_fp32(
     got = amp.decode(image, prompt, **boxes)
     for tensor in (*image, prompt.features, *got):
         assert tensor.dtype == torch.float32
-    torch.testing.assert_close(_scores(got), _scores(expected), atol=SCORE_TOLERANCE, rtol=0)
-    assert _mask_iou(got.mask_logits, expected.mask_logits).min() >= MIN_MASK_IOU
+    torch.testing.assert_close(
+        detection_scores(got), detection_scores(expected), atol=SCORE_TOLERANCE, rtol=0
+    )
+    assert mask_iou(got.mask_logits, expected.mask_logits).min() >= MIN_MASK_IOU
 
 
 @contextmanager

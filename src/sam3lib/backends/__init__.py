@@ -32,6 +32,7 @@ BACKEND_MODULES: dict[str, str] = {
     "eager": "sam3lib.backends.eager",
     "amp": "sam3lib.backends.amp",
     "onnxruntime": "sam3lib.backends.onnx_runtime",
+    "tensorrt": "sam3lib.backends.tensorrt",
 }
 
 # What an optional engine needs: the package it imports, and whether it runs on the CPU.
