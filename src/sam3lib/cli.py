@@ -15,6 +15,8 @@ SUBCOMMANDS = {
     "convert": ("sam3lib.checkpoint.convert", "convert Meta's sam3.pt to model.safetensors"),
     "segment": ("sam3lib.segment_command", "segment images with text prompts or boxes"),
     "export": ("sam3lib.export.command", "export the model to ONNX graphs and a manifest"),
+    "app": ("sam3lib.app.command", "web demo: drop an image, type a prompt (extra 'app')"),
+    "serve": ("sam3lib.server.command", "HTTP API: POST /v1/segment (extra 'server')"),
 }
 
 

@@ -1,0 +1,259 @@
+"""The FastAPI application: ``POST /v1/segment``, ``GET /v1/info``, ``GET /healthz``.
+
+Every request gets an id (the client's ``X-Request-ID`` if it sent a sane one), echoed in the
+response header, in error bodies and in the JSON log line written when the request ends.
+Errors are answered as ``{"detail": message, "request_id": id}`` with a 4xx status; anything
+unexpected is logged with its traceback and answered 500 with no details.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from sam3lib import __version__
+from sam3lib.errors import InputError
+from sam3lib.segmenter import Segmenter
+from sam3lib.server.errors import ApiError
+from sam3lib.server.gate import AdmissionGate
+from sam3lib.server.images import load_image, open_image
+from sam3lib.server.jsonlog import LOGGER_NAME
+from sam3lib.server.limits import ServerLimits
+from sam3lib.server.requests import (
+    SegmentJsonRequest,
+    SegmentOptions,
+    multipart_schema,
+    parse_segment_request,
+    read_body,
+    validation_message,
+)
+from sam3lib.server.responses import (
+    ErrorResponse,
+    InfoResponse,
+    SegmentResponse,
+    result_payload,
+)
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in [
+        (413, "request body or image too large"),
+        (415, "not JSON or multipart"),
+        (422, "malformed request: the message names the field"),
+        (503, "queue full; retry after Retry-After seconds"),
+    ]
+}
+
+
+def create_app(
+    segmenter: Segmenter,
+    *,
+    model_name: str,
+    limits: ServerLimits | None = None,
+    logger: logging.Logger | None = None,
+) -> FastAPI:
+    """The HTTP API over one shared ``segmenter``.
+
+    Args:
+        segmenter: answers every request (it is thread-safe).
+        model_name: what ``/v1/info`` and responses call the model (its source).
+        limits: request, image and queue bounds; :class:`ServerLimits` defaults otherwise.
+        logger: where request logs go; ``logging.getLogger("sam3lib.server")`` by default.
+
+    Example:
+        >>> app = create_app(Segmenter.from_pretrained("tiny/"), model_name="tiny")
+        ... # doctest: +SKIP
+        >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
+    bounds = ServerLimits() if limits is None else limits
+    log = logging.getLogger(LOGGER_NAME) if logger is None else logger
+    gate = AdmissionGate(bounds.workers, bounds.max_waiting)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        gate.close()
+
+    app = FastAPI(
+        title="sam3lib",
+        version=__version__,
+        summary="SAM 3 text-prompted segmentation: prompts in, masks, boxes and scores out.",
+        lifespan=lifespan,
+    )
+    _install_request_context(app, log)
+    _install_error_handlers(app)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the model is loaded and the server answers."""
+        return {"status": "ok"}
+
+    @app.get("/v1/info", response_model=InfoResponse)
+    async def info() -> InfoResponse:
+        """The model, backend, precision and device serving requests, and the limits."""
+        backend = segmenter.backend
+        return InfoResponse(
+            model=model_name,
+            backend=backend.name,
+            precision=backend.precision,
+            device=str(segmenter.device),
+            version=__version__,
+            limits=asdict(bounds),
+        )
+
+    @app.post(
+        "/v1/segment",
+        responses={200: {"model": SegmentResponse}, **_ERRORS},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": SegmentJsonRequest.model_json_schema()},
+                    "multipart/form-data": {"schema": multipart_schema()},
+                },
+            }
+        },
+    )
+    async def segment(request: Request) -> JSONResponse:
+        """Find every instance of each prompt: boxes, scores, labels and masks per prompt.
+
+        Send JSON (``image`` as base64) or a multipart form (``image`` as a file, one
+        ``prompts`` field per prompt, ``boxes`` as JSON text).
+        """
+        started = time.perf_counter()
+        body = await read_body(request, bounds.max_request_bytes)
+        image_file, options = await parse_segment_request(request, body)
+        if len(options.prompts) > bounds.max_prompts:
+            raise ApiError(
+                422, f"prompts: {len(options.prompts)} is over the limit of {bounds.max_prompts}"
+            )
+        image = open_image(image_file, bounds.max_image_pixels)
+
+        def work() -> tuple[list[dict[str, Any]], float, float]:
+            segment_started = time.perf_counter()
+            results = _segment(segmenter, load_image(image), options)
+            encode_started = time.perf_counter()
+            payloads = [result_payload(result, options.mask_format) for result in results]
+            done = time.perf_counter()
+            return payloads, encode_started - segment_started, done - encode_started
+
+        (payloads, segment_s, encode_s), queue_s = await gate.run(work)
+        timings = {
+            "queue": queue_s,
+            "segment": segment_s,
+            "encode": encode_s,
+            "total": time.perf_counter() - started,
+        }
+        request.state.log_fields = {"timings": timings, "prompts": options.prompts}
+        width, height = image.size
+        return JSONResponse(
+            {
+                "request_id": request.state.request_id,
+                "model": model_name,
+                "image_size": [height, width],
+                "results": payloads,
+                "timings": timings,
+            }
+        )
+
+    return app
+
+
+def _segment(segmenter: Segmenter, image: Any, options: SegmentOptions) -> list[Any]:
+    answer = segmenter.segment(
+        image,
+        options.prompts or None,
+        boxes=options.boxes or None,
+        box_labels=options.box_labels or None,
+        threshold=options.threshold,
+        mask_threshold=options.mask_threshold,
+        top_k=options.top_k,
+        nms_iou=options.nms_iou,
+        refine=options.refine or None,
+    )
+    return answer if isinstance(answer, list) else [answer]
+
+
+def _install_request_context(app: FastAPI, log: logging.Logger) -> None:
+    @app.middleware("http")
+    async def request_context(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = offered if _SANE_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:
+            log.exception("request failed", extra={"fields": _fields(request, 500, started)})
+            response = _error_response(request, 500, "internal server error")
+        response.headers[REQUEST_ID_HEADER] = request_id
+        fields = _fields(request, response.status_code, started)
+        log.log(
+            logging.WARNING if response.status_code >= 400 else logging.INFO,
+            "request",
+            extra={"fields": fields},
+        )
+        return response
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ApiError)
+        headers = None if error.retry_after_s is None else {"Retry-After": str(error.retry_after_s)}
+        return _error_response(request, error.status, error.message, headers)
+
+    async def input_error(request: Request, error: Exception) -> Response:
+        return _error_response(request, 422, str(error))
+
+    async def validation_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        return _error_response(request, 422, validation_message(error.errors()))
+
+    async def http_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        return _error_response(request, error.status_code, str(error.detail), error.headers)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+
+
+def _error_response(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    request.state.error = message
+    request_id = getattr(request.state, "request_id", "")
+    return JSONResponse(
+        {"detail": message, "request_id": request_id}, status_code=status, headers=headers
+    )
+
+
+def _fields(request: Request, status: int, started: float) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "request_id": request.state.request_id,
+        "method": request.method,
+        "path": request.url.path,
+        "status": status,
+        "duration_ms": round(1000 * (time.perf_counter() - started), 2),
+        "client": request.client.host if request.client else None,
+    }
+    fields.update(getattr(request.state, "log_fields", {}))
+    if error := getattr(request.state, "error", None):
+        fields["error"] = error
+    return fields

@@ -1,0 +1,205 @@
+"""Reading ``POST /v1/segment`` bodies: JSON with a base64 image, or a multipart upload.
+
+Both carry the same options (:class:`SegmentOptions`); every way a body can be wrong ends in
+an :class:`~sam3lib.server.errors.ApiError` with a 4xx status and a message naming the field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from sam3lib.server.errors import ApiError
+
+MaskFormatName = Literal["rle", "polygons", "png", "none"]
+
+# Bodies over the limit are still read (and dropped) up to this many times the limit, so the
+# client, still sending, reads a 413 instead of a reset connection.
+_DRAIN_FACTOR = 8
+
+
+class SegmentOptions(BaseModel):
+    """Everything in a segment request except the image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompts: list[str] = Field(
+        default_factory=list,
+        description="text prompts, each answered separately ('red car'); may be empty when "
+        "exemplar boxes are given",
+    )
+    boxes: list[list[float]] | None = Field(
+        None, description="exemplar boxes [[x0, y0, x1, y1], ...] in pixels, shared by prompts"
+    )
+    box_labels: list[int] | None = Field(None, description="1 positive (default), 0 negative")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="detection score threshold")
+    mask_threshold: float = Field(0.5, ge=0.0, le=1.0, description="mask probability threshold")
+    top_k: int | None = Field(None, ge=1, description="keep at most this many per prompt")
+    nms_iou: float | None = Field(None, gt=0.0, le=1.0, description="mask NMS IoU, off if null")
+    refine: int | None = Field(None, ge=0, le=5, description="mask refinement level, 0-5")
+    mask_format: MaskFormatName = Field(
+        "rle", description="'rle' (COCO RLE), 'polygons' (COCO), 'png' (base64 PNG), 'none'"
+    )
+
+
+class SegmentJsonRequest(SegmentOptions):
+    """A JSON segment request: the options plus the image as base64 (or a data: URL)."""
+
+    image: str = Field(description="the image file (PNG, JPEG, WebP...) as base64")
+
+
+def multipart_schema() -> dict[str, Any]:
+    """The OpenAPI schema of the multipart form: an ``image`` file plus the options."""
+    schema = SegmentOptions.model_json_schema()
+    properties = dict(schema["properties"])
+    # Lists of numbers travel as JSON text in a form field.
+    for name in ("boxes", "box_labels"):
+        properties[name] = {"type": "string", "description": f"{name} as JSON text"}
+    properties["prompts"] = {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "one form field per prompt",
+    }
+    return {
+        "type": "object",
+        "required": ["image"],
+        "properties": {"image": {"type": "string", "format": "binary"}, **properties},
+    }
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, or a 413 once it passes ``max_bytes``.
+
+    Raises:
+        ApiError: 413 when the body is larger than ``max_bytes``.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes * _DRAIN_FACTOR:
+        raise _too_large(int(declared), max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= max_bytes:
+            chunks.append(chunk)
+        elif size > max_bytes * _DRAIN_FACTOR:
+            break
+    if size > max_bytes:
+        raise _too_large(size, max_bytes)
+    return b"".join(chunks)
+
+
+async def parse_segment_request(request: Request, body: bytes) -> tuple[bytes, SegmentOptions]:
+    """The image file's bytes and the options, from a JSON or multipart ``body``.
+
+    Raises:
+        ApiError: 415 for another content type, 422 for anything malformed.
+    """
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        return _parse_json(body)
+    if content_type == "multipart/form-data":
+        return await _parse_multipart(request, body)
+    raise ApiError(
+        415,
+        f"content-type: expected application/json or multipart/form-data, got "
+        f"{content_type or 'none'!r}",
+    )
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Pydantic's errors as one line: ``"field: problem; other: problem"``."""
+    parts = []
+    for item in errors:
+        where = ".".join(str(part) for part in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def _parse_json(body: bytes) -> tuple[bytes, SegmentOptions]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(422, f"body: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ApiError(422, "body: expected a JSON object with 'image' and 'prompts'")
+    try:
+        parsed = SegmentJsonRequest.model_validate(data)
+    except ValidationError as error:
+        raise ApiError(422, validation_message(error.errors())) from None
+    options = SegmentOptions.model_validate(parsed.model_dump(exclude={"image"}))
+    return decode_base64_image(parsed.image), options
+
+
+async def _parse_multipart(request: Request, body: bytes) -> tuple[bytes, SegmentOptions]:
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=64)
+    except Exception as error:  # starlette raises several types for malformed multipart
+        raise ApiError(422, f"body: malformed multipart form ({error})") from None
+    upload = form.get("image")
+    if upload is None:
+        raise ApiError(422, "image: missing; send the image file in a form field 'image'")
+    if not isinstance(upload, UploadFile):
+        raise ApiError(422, "image: expected a file upload, got a text field")
+    fields: dict[str, Any] = {}
+    for name in set(form.keys()) - {"image"}:
+        values = form.getlist(name)
+        if not all(isinstance(value, str) for value in values):
+            raise ApiError(422, f"{name}: expected text, got a file")
+        if name == "prompts":
+            fields[name] = values
+        elif len(values) > 1:
+            raise ApiError(422, f"{name}: given {len(values)} times; give it once")
+        elif name in ("boxes", "box_labels"):
+            fields[name] = _json_field(name, str(values[0]))
+        else:
+            fields[name] = values[0]
+    try:
+        options = SegmentOptions.model_validate(fields)
+    except ValidationError as error:
+        raise ApiError(422, validation_message(error.errors())) from None
+    return await upload.read(), options
+
+
+def decode_base64_image(text: str) -> bytes:
+    """Bytes of a base64 image, also accepted as a ``data:image/...;base64,`` URL.
+
+    Raises:
+        ApiError: 422 when the text is not base64 or is empty.
+
+    Example:
+        >>> decode_base64_image("data:image/png;base64,iVBORw0K")
+        b'\\x89PNG\\r\\n'
+    """
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if not header.endswith(";base64"):
+            raise ApiError(422, "image: a data: URL must be base64 (data:image/png;base64,...)")
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "image: not valid base64") from None
+    if not data:
+        raise ApiError(422, "image: empty")
+    return data
+
+
+def _json_field(name: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ApiError(422, f"{name}: not valid JSON (e.g. [[10, 20, 110, 140]])") from None
+
+
+def _too_large(size: int, max_bytes: int) -> ApiError:
+    return ApiError(413, f"body: {size} bytes is over the limit of {max_bytes / 2**20:g} MiB")

@@ -1,0 +1,89 @@
+"""Results as JSON: what ``POST /v1/segment`` and the other endpoints answer.
+
+The instance fields come from :meth:`SegmentationResult.to_dict`; this module adds the PNG
+mask format and declares the shapes for the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image
+from pydantic import BaseModel, Field
+
+from sam3lib.result import SegmentationResult
+from sam3lib.server.requests import MaskFormatName
+
+
+def result_payload(result: SegmentationResult, mask_format: MaskFormatName) -> dict[str, Any]:
+    """One result as JSON-ready data, masks in ``mask_format``.
+
+    ``"png"`` gives each mask as a base64 1-bit PNG at the image's size; the other formats
+    are those of :meth:`SegmentationResult.to_dict`.
+
+    Example:
+        >>> empty = SegmentationResult.empty("cat", (4, 6))
+        >>> result_payload(empty, "png")["instances"]
+        []
+    """
+    if mask_format != "png":
+        return result.to_dict(mask_format)
+    payload = result.to_dict("none")
+    for instance, mask in zip(payload["instances"], result.masks, strict=True):
+        instance["segmentation"] = mask_png_base64(mask)
+    return payload
+
+
+def mask_png_base64(mask: npt.NDArray[np.bool_]) -> str:
+    """A (H, W) bool mask as a base64 1-bit PNG (decode: ``np.array(Image.open(...))``)."""
+    buffer = io.BytesIO()
+    Image.fromarray(mask).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+class InstanceOut(BaseModel):
+    label: str
+    score: float
+    box: list[float] = Field(description="[x0, y0, x1, y1] in pixels")
+    area: int = Field(description="pixels in the mask")
+    segmentation: Any = Field(
+        None,
+        description="COCO RLE {size, counts}, COCO polygons, or a base64 PNG, per mask_format",
+    )
+
+
+class ResultOut(BaseModel):
+    prompt: str | None
+    label: str
+    image_size: list[int] = Field(description="[height, width]")
+    timings: dict[str, float] = Field(description="seconds per model stage")
+    instances: list[InstanceOut]
+
+
+class SegmentResponse(BaseModel):
+    request_id: str
+    model: str
+    image_size: list[int] = Field(description="[height, width]")
+    results: list[ResultOut] = Field(description="one per prompt, in order")
+    timings: dict[str, float] = Field(
+        description="seconds: queue (waiting for a worker), segment (model and post-processing)"
+        ", encode (JSON masks), total (the whole request)"
+    )
+
+
+class InfoResponse(BaseModel):
+    model: str
+    backend: str
+    precision: str
+    device: str
+    version: str
+    limits: dict[str, int]
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    request_id: str
