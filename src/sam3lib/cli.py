@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "export": ("sam3lib.export.command", "export the model to ONNX graphs and a manifest"),
     "app": ("sam3lib.app.command", "web demo: drop an image, type a prompt (extra 'app')"),
     "serve": ("sam3lib.server.command", "HTTP API: POST /v1/segment (extra 'server')"),
+    "bench": ("sam3lib.bench.command", "time each stage per backend, next to transformers"),
 }
 
 

@@ -7,8 +7,6 @@ independent implementation written here from the reference's description.
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 import numpy as np
@@ -19,35 +17,11 @@ import torch.nn.functional as F
 
 from helpers.transformers_reference import PAD_BOX_LABEL
 from sam3lib import Segmenter
+from sam3lib.bench.runners import transformers_postprocessor
 from sam3lib.preprocess import preprocess
 
 PROMPT = "red car"
 TOLERANCE = 1e-5
-
-
-def transformers_postprocessor() -> Any:
-    """transformers' Sam3ImageProcessor, imported without torchvision.
-
-    Its module imports ``torchvision.ops.boxes.batched_nms`` (used by other methods) at the top;
-    a stand-in module is present only while it is imported.
-    """
-    import transformers  # noqa: F401  (its availability checks must run before the stand-in)
-
-    names = ("torchvision", "torchvision.ops", "torchvision.ops.boxes")
-    saved = {name: sys.modules.get(name) for name in names}
-    stand_in = types.ModuleType("torchvision.ops.boxes")
-    stand_in.batched_nms = None  # type: ignore[attr-defined]
-    sys.modules.update({names[0]: types.ModuleType(names[0]), names[1]: types.ModuleType(names[1])})
-    sys.modules[names[2]] = stand_in
-    try:
-        from transformers.models.sam3.image_processing_sam3 import Sam3ImageProcessor
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-    return Sam3ImageProcessor.__new__(Sam3ImageProcessor)  # post-processing needs no config
 
 
 @pytest.fixture(scope="module")
