@@ -9,7 +9,7 @@ import torch
 
 from sam3lib.backends.eager import CUDA_FP32_PRECISION, EagerBackend
 from sam3lib.errors import InputError
-from sam3lib.model import Sam3Model
+from sam3lib.model import ImageFeatures, Sam3Model, Sam3Outputs, TextFeatures
 
 
 def test_outputs_equal_the_model(
@@ -75,3 +75,48 @@ def test_a_call_wanting_the_other_mode_waits_for_the_holders() -> None:
         assert thread.is_alive() and not seen  # still waiting
     thread.join(timeout=5)
     assert seen == [("ieee", "ieee")]
+
+
+def _prompts(count: int) -> TextFeatures:
+    generator = torch.Generator().manual_seed(count)
+    return TextFeatures(
+        torch.randn(count, 32, 32, generator=generator),
+        torch.arange(32)[None] < 4 + torch.arange(count)[:, None],
+    )
+
+
+@pytest.mark.parametrize("boxes", ["none", "shared", "per-prompt"])
+def test_prompts_are_decoded_in_chunks_with_the_same_outputs(
+    model: Sam3Model, pixels: torch.Tensor, boxes: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = _prompts(5)
+    box_prompt = {}
+    if boxes != "none":
+        rows = 1 if boxes == "shared" else 5
+        box_prompt["boxes_cxcywh"] = (
+            torch.rand(rows, 2, 4, generator=torch.Generator().manual_seed(1)) * 0.4 + 0.2
+        )
+        box_prompt["box_labels"] = torch.tensor([[1, 0]]).expand(rows, 2)
+    with torch.no_grad():
+        image = model.encode_image(pixels)
+        expected = model.decode(image, text, **box_prompt)
+    calls: list[int] = []
+    decode = model.decode
+
+    def counting(image: ImageFeatures, text: TextFeatures, *args: object) -> Sam3Outputs:
+        calls.append(text.features.shape[0])
+        return decode(image, text, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model, "decode", counting)
+    got = EagerBackend(model, prompt_chunk=2).decode(image, text, **box_prompt)
+    assert calls == [2, 2, 1]
+    for have, want in zip(got, expected, strict=True):
+        torch.testing.assert_close(have, want, atol=1e-5, rtol=0)
+
+
+def test_prompt_chunk_defaults_to_one_on_cpu_and_is_checked(model: Sam3Model) -> None:
+    assert EagerBackend(model).prompt_chunk == 1
+    assert EagerBackend(model, prompt_chunk=8).prompt_chunk == 8
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="prompt_chunk"):
+            EagerBackend(model, prompt_chunk=bad)  # type: ignore[arg-type]

@@ -51,6 +51,8 @@ def test_every_registered_module_has_create() -> None:
         ({"name": "eager", "cast_weights": True}, "cast_weights"),
         ({"name": "amp", "precision": "bf16", "tf32": True, "warp": 9}, "tf32, warp"),
         ({"name": "amp", "precision": "bf16", "cast_weights": 1}, "cast_weights"),
+        ({"name": "eager", "prompt_chunk": 0}, "prompt_chunk"),
+        ({"name": "amp", "precision": "bf16", "prompt_chunk": "all"}, "prompt_chunk"),
     ],
 )
 def test_rejects_bad_arguments_by_name(

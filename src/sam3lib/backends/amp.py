@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from sam3lib.backends.base import Precision, check_flag, check_options, check_precision
-from sam3lib.backends.eager import TorchBackend
+from sam3lib.backends.eager import TorchBackend, check_prompt_chunk
 from sam3lib.checkpoint.loader import load_resolved_model
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint
 from sam3lib.errors import InputError
@@ -46,6 +46,7 @@ class AmpBackend(TorchBackend):
         cast_weights: cast the weights once, in place, to the low dtype (norm layers and fp32
             islands excepted): about half the weight memory, and no per-call weight casts.
             ``model`` then runs only under autocast, as this backend runs it.
+        prompt_chunk: most prompts per decode pass (see :class:`TorchBackend`).
 
     Raises:
         InputError: fp32 (use :class:`~sam3lib.backends.eager.EagerBackend`), fp16 off CUDA,
@@ -60,9 +61,15 @@ class AmpBackend(TorchBackend):
     name = "amp"
 
     def __init__(
-        self, model: Sam3Model, *, precision: Precision = "bf16", cast_weights: bool = False
+        self,
+        model: Sam3Model,
+        *,
+        precision: Precision = "bf16",
+        cast_weights: bool = False,
+        prompt_chunk: int | None = None,
     ) -> None:
-        super().__init__(model, check_amp_precision(precision, next(model.parameters()).device))
+        device = next(model.parameters()).device
+        super().__init__(model, check_amp_precision(precision, device), prompt_chunk)
         self.dtype = DTYPES[self.precision]
         self.cast_weights = check_flag("cast_weights", cast_weights)
         _check_fp32_islands(model)
@@ -84,16 +91,21 @@ def create(
 ) -> AmpBackend:
     """The registry's entry point (see :func:`sam3lib.backends.create_backend`).
 
-    Options: ``cast_weights`` (bool). Arguments are checked before the weights are loaded. With
-    ``cast_weights`` the weights are cast on the CPU, so the device never holds an fp32 copy.
+    Options: ``cast_weights`` (bool), ``prompt_chunk``. Arguments are checked before the weights
+    are loaded. With ``cast_weights`` the weights are cast on the CPU, so the device never holds
+    an fp32 copy.
     """
-    check_options("amp", options, ("cast_weights",))
+    check_options("amp", options, ("cast_weights", "prompt_chunk"))
     check_amp_precision(precision, device)
+    prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
     if not check_flag("cast_weights", options.get("cast_weights", False)):
-        return AmpBackend(load_resolved_model(checkpoint, device=device), precision=precision)
+        model = load_resolved_model(checkpoint, device=device)
+        return AmpBackend(model, precision=precision, prompt_chunk=prompt_chunk)
     model = load_resolved_model(checkpoint, device="cpu")
     cast_to_low_precision(model, DTYPES[precision])
-    return AmpBackend(model.to(device), precision=precision, cast_weights=True)
+    return AmpBackend(
+        model.to(device), precision=precision, cast_weights=True, prompt_chunk=prompt_chunk
+    )
 
 
 def check_amp_precision(precision: object, device: torch.device) -> Precision:
