@@ -38,8 +38,8 @@ class TorchBackend:
 
     ``prompt_chunk`` bounds how many prompts one decode pass runs; more are decoded in chunks.
     By default 1 on the CPU, where a batch of prompts only adds memory traffic (full size, 8
-    prompts: 23.4 s one at a time, 31.3 s as one batch — ``docs/backends.md``), and no bound
-    on GPUs, which gain from batches.
+    prompts: 23.9 s one at a time, 32.5 s as one batch: ``benchmarks/decode_prompt_chunks.py``),
+    and no bound on GPUs, which gain from batches.
     """
 
     name: str
