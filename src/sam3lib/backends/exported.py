@@ -23,8 +23,6 @@ from sam3lib.model.config import Sam3Config
 from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
 from sam3lib.model.sam3 import common_batch
 
-_TORCH_DTYPES = {"float32": torch.float32, "int64": torch.int64, "bool": torch.bool}
-
 
 class ExportedGraphBackend(ABC):
     """Runs the three graphs of an export directory; subclasses supply :meth:`run_graph`.
@@ -189,8 +187,3 @@ class ExportedGraphBackend(ABC):
         )
         mask[:, :count] = True if box_mask is None else box_mask.to(self.device).expand(shape)
         return boxes, labels, mask
-
-
-def torch_dtype(name: str) -> torch.dtype:
-    """The torch dtype of a manifest dtype name."""
-    return _TORCH_DTYPES[name]
