@@ -31,12 +31,14 @@ def main() -> None:
     for param in model.parameters():  # some parameters are left uninitialised by design
         torch.nn.init.normal_(param, std=0.02)
     width, grid = config.d_model, config.vision.grid_size
-    image = ImageFeatures(
-        torch.randn(1, width, 4 * grid, 4 * grid),
-        torch.randn(1, width, 2 * grid, 2 * grid),
-        torch.randn(1, width, grid, grid),
-        torch.randn(1, width, grid, grid),
-    )
+    with torch.inference_mode():  # the image-side parts of the decoder, from random FPN levels
+        pixel_x2, pixel_x4 = model.mask_decoder.pixel_decoder.project_levels(
+            [torch.randn(1, width, 2 * grid, 2 * grid), torch.randn(1, width, 4 * grid, 4 * grid)]
+        )
+        fpn_x1, pos_x1 = torch.randn(1, width, grid, grid), torch.randn(1, width, grid, grid)
+        tokens = fpn_x1.flatten(2).transpose(1, 2)
+        attended = model.detr_encoder.attend_image(tokens, pos_x1.flatten(2).transpose(1, 2))
+    image = ImageFeatures(pixel_x4, pixel_x2, fpn_x1, pos_x1, attended)
     length = config.text.context_length
     text = TextFeatures(
         torch.randn(args.prompts, length, width),

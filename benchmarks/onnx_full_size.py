@@ -31,6 +31,7 @@ from amp_precision import fresh_model, random_weights
 from helpers.pictures import regions_picture
 from sam3lib.backends.onnx_runtime import OnnxRuntimeBackend
 from sam3lib.export import ExportManifest, GraphOptions, export_onnx, weights_sha256
+from sam3lib.model import ImageFeatures
 
 # "a red car": SOT, three words, EOT, zero padding (the tokenizer's output).
 TOKENS = [49406, 320, 736, 1615, 49407]
@@ -101,7 +102,7 @@ def main() -> None:
         rows.append((label, image, text, plain, boxed, (t_image, t_text, t_decode)))
 
     (_, *want, eager_t), (_, *got, ort_t) = rows
-    names = ("fpn_x4", "fpn_x2", "fpn_x1", "pos_x1")
+    names = ImageFeatures._fields
     report = max_differences(names, got[0], want[0])
     report["text_features"] = float((got[1].features - want[1].features).abs().max())
     outputs = ("mask_logits", "boxes_xyxy", "query_logits", "presence_logit", "semantic_logits")

@@ -70,18 +70,20 @@ def test_each_graph_passes_the_checker_and_matches_its_manifest_entry(
     assert entry.external_data is None  # the tiny model is far below 2 GB
 
 
-def _layer_norms(module: nn.Module) -> int:
-    return sum(isinstance(m, nn.LayerNorm) for m in module.modules())
+def _layer_norms(*modules: nn.Module) -> int:
+    return sum(isinstance(m, nn.LayerNorm) for module in modules for m in module.modules())
 
 
 def test_layer_norm_is_one_op(tiny_export_dir: Path, tiny_checkpoint_dir: Path) -> None:
     model = load_resolved_model(resolve_checkpoint(tiny_checkpoint_dir))
-    for graph, part in (
-        ("image_encoder", model.vision_encoder),
-        ("text_encoder", model.text_encoder),
+    # Encoding an image also runs the fusion encoder's first self-attention (one norm).
+    first_fusion_norm = model.detr_encoder.layers[0].layer_norm1
+    for graph, parts in (
+        ("image_encoder", (model.vision_encoder, first_fusion_norm)),
+        ("text_encoder", (model.text_encoder,)),
     ):
         ops = [n.op_type for n in onnx.load(str(tiny_export_dir / f"{graph}.onnx")).graph.node]
-        assert ops.count("LayerNormalization") == _layer_norms(part)
+        assert ops.count("LayerNormalization") == _layer_norms(*parts)
         assert "ReduceMean" not in ops  # no LayerNorm decomposed into mean/variance ops
 
 
@@ -112,10 +114,10 @@ def test_large_graphs_keep_their_weights_in_external_data(
     )
     pixels = torch.randn(1, 3, 168, 168)
     session = onnxruntime.InferenceSession(str(tmp_path / entry.file))
-    (fpn_x4, *_) = session.run(None, {"pixels": pixels.numpy()})
+    (pixel_x4, *_) = session.run(None, {"pixels": pixels.numpy()})
     with torch.no_grad():
-        expected = model.encode_image(pixels).fpn_x4
-    assert (torch.from_numpy(fpn_x4) - expected).abs().max() < 1e-4
+        expected = model.encode_image(pixels).pixel_x4
+    assert (torch.from_numpy(pixel_x4) - expected).abs().max() < 1e-4
 
 
 @pytest.mark.parametrize(
@@ -169,7 +171,8 @@ def test_command_exports_with_the_sizes_asked_for(
     assert export_command([*argv, "--quiet"]) == 0
     manifest = ExportManifest.load(out)
     assert (manifest.max_prompts, manifest.max_boxes) == (2, 1)
-    assert manifest.graphs["decoder"].inputs[6].shape == ("prompts", 1, 4)
+    boxes = {spec.name: spec for spec in manifest.graphs["decoder"].inputs}["boxes_cxcywh"]
+    assert boxes.shape == ("prompts", 1, 4)
     assert "manifest.json" in capsys.readouterr().out
 
 

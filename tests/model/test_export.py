@@ -17,8 +17,10 @@ class _Decode(nn.Module):
         self.model = model
 
     def forward(self, *tensors: Tensor) -> tuple[Tensor, ...]:
-        image, text = ImageFeatures(*tensors[:4]), TextFeatures(*tensors[4:6])
-        return tuple(self.model.decode(image, text, *tensors[6:]))
+        fields = len(ImageFeatures._fields)
+        image = ImageFeatures(*tensors[:fields])
+        text = TextFeatures(*tensors[fields : fields + 2])
+        return tuple(self.model.decode(image, text, *tensors[fields + 2 :]))
 
 
 class _EncodeImage(nn.Module):

@@ -59,10 +59,11 @@ class DecoderGraph(nn.Module):
 
     def forward(
         self,
-        fpn_x4: Tensor,
-        fpn_x2: Tensor,
+        pixel_x4: Tensor,
+        pixel_x2: Tensor,
         fpn_x1: Tensor,
         pos_x1: Tensor,
+        attended_x1: Tensor,
         text_features: Tensor,
         text_mask: Tensor,
         boxes_cxcywh: Tensor,
@@ -71,7 +72,7 @@ class DecoderGraph(nn.Module):
     ) -> tuple[Tensor, ...]:
         return tuple(
             self.model.decode_prompts(
-                ImageFeatures(fpn_x4, fpn_x2, fpn_x1, pos_x1),
+                ImageFeatures(pixel_x4, pixel_x2, fpn_x1, pos_x1, attended_x1),
                 TextFeatures(text_features, text_mask),
                 boxes_cxcywh,
                 box_labels,
@@ -106,10 +107,11 @@ def graph_signatures(model: Sam3Model, options: GraphOptions) -> dict[str, Graph
         return TensorSpec(name, "float32", shape)
 
     features = (
-        f32("fpn_x4", options.batch, width, fine, fine),
-        f32("fpn_x2", options.batch, width, mid, mid),
+        f32("pixel_x4", options.batch, width, fine, fine),
+        f32("pixel_x2", options.batch, width, mid, mid),
         f32("fpn_x1", options.batch, width, coarse, coarse),
         f32("pos_x1", options.batch, width, coarse, coarse),
+        f32("attended_x1", options.batch, coarse * coarse, width),
     )
     one_image = tuple(TensorSpec(s.name, s.dtype, (1, *s.shape[1:])) for s in features)
     return {

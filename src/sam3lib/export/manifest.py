@@ -19,7 +19,7 @@ from sam3lib.errors import CheckpointError
 from sam3lib.model.config import Sam3Config
 
 MANIFEST_FILENAME = "manifest.json"
-MANIFEST_FORMAT = 1  # bumped when the layout of the file changes
+MANIFEST_FORMAT = 2  # bumped when the layout of the file or of the graphs changes
 PROMPTS_AXIS = "prompts"  #: the symbolic size: prompts per text-encode or decode call
 GRAPH_NAMES = ("image_encoder", "text_encoder", "decoder")
 

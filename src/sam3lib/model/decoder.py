@@ -109,7 +109,7 @@ class DetrDecoder(nn.Module):
         for layer in self.layers:
             # The presence token (index 0) gets no position and no box bias.
             query_pos = F.pad(self.ref_point_head(self._encode_boxes(boxes)), (0, 0, 1, 0))
-            box_bias = F.pad(self._box_bias(boxes, grid_hw), (0, 0, 1, 0))
+            box_bias = self._box_bias(boxes, grid_hw)
             tokens = layer(tokens, query_pos, prompt, prompt_mask, image, image_pos, box_bias)
             normed = self.output_layer_norm(tokens[:, 1:])
             with full_precision(normed) as fp32:
@@ -128,7 +128,13 @@ class DetrDecoder(nn.Module):
         return torch.cat([sine_encode(v, num_features) for v in (cy, cx, w, h)], dim=-1)
 
     def _box_bias(self, boxes_cxcywh: Tensor, grid_hw: tuple[int, int]) -> Tensor:
-        """Additive attention bias (B, heads, Q, h*w) from each token's offset to the box edges."""
+        """Additive attention bias (B, heads, 1 + Q, h*w) from each token's offset to the box
+        edges; the first row, the presence token's, is zero.
+
+        The bias is (B, heads, 201, 5184) at full size (33 MB per layer), so it is written once,
+        contiguous in the layout attention reads: the row and column terms are padded and
+        permuted while they are small, and their broadcast sum is the only large write.
+        """
         height, width = grid_hw
         x0, y0, x1, y1 = box_cxcywh_to_xyxy(boxes_cxcywh).unbind(-1)
         device = boxes_cxcywh.device
@@ -136,10 +142,15 @@ class DetrDecoder(nn.Module):
         cols = torch.arange(width, device=device, dtype=torch.float32) / width
         delta_y = rows[:, None] - torch.stack((y0, y1), -1)[..., None, :]  # (B, Q, h, 2)
         delta_x = cols[:, None] - torch.stack((x0, x1), -1)[..., None, :]  # (B, Q, w, 2)
-        bias_y = self.box_rpb_embed_y(_log_scale(delta_y))  # (B, Q, h, heads)
-        bias_x = self.box_rpb_embed_x(_log_scale(delta_x))  # (B, Q, w, heads)
-        bias = bias_y[:, :, :, None] + bias_x[:, :, None, :]  # (B, Q, h, w, heads)
-        return bias.flatten(2, 3).permute(0, 3, 1, 2)
+        bias_y = _presence_row_and_heads_first(self.box_rpb_embed_y(_log_scale(delta_y)))
+        bias_x = _presence_row_and_heads_first(self.box_rpb_embed_x(_log_scale(delta_x)))
+        bias = bias_y[..., :, None] + bias_x[..., None, :]  # (B, heads, 1 + Q, h, w)
+        return bias.flatten(3)
+
+
+def _presence_row_and_heads_first(bias: Tensor) -> Tensor:
+    """(B, Q, n, heads) -> (B, heads, 1 + Q, n), contiguous, with a zero first query row."""
+    return F.pad(bias, (0, 0, 0, 0, 1, 0)).permute(0, 3, 1, 2).contiguous()
 
 
 def _log_scale(delta: Tensor) -> Tensor:

@@ -24,24 +24,45 @@ class FusionLayer(nn.Module):
     def forward(
         self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor
     ) -> Tensor:
+        return self.attend_prompt(self.self_attend(image, image_pos), prompt, prompt_mask)
+
+    def self_attend(self, image: Tensor, image_pos: Tensor) -> Tensor:
         y = self.layer_norm1(image)
         with_pos = y + image_pos
-        image = image + self.self_attn(with_pos, with_pos, y)
+        return image + self.self_attn(with_pos, with_pos, y)
+
+    def attend_prompt(self, image: Tensor, prompt: Tensor, prompt_mask: Tensor) -> Tensor:
         y = self.layer_norm2(image)
         image = image + self.cross_attn(y, prompt, prompt, key_padding_mask(prompt_mask))
         return image + self.mlp(self.layer_norm3(image))
 
 
 class FusionEncoder(nn.Module):
-    """(B, HW, C) image tokens conditioned on (B, L, C) prompt tokens -> (B, HW, C)."""
+    """(B, HW, C) image tokens conditioned on (B, L, C) prompt tokens -> (B, HW, C).
+
+    The first layer's self-attention sees only the image, so it runs once per image
+    (:meth:`attend_image`, at encoding time) and :meth:`forward` starts from its result.
+    """
 
     def __init__(self, config: FusionEncoderConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(FusionLayer(config) for _ in range(config.num_layers))
 
+    @property
+    def _first(self) -> FusionLayer:
+        first = self.layers[0]
+        assert isinstance(first, FusionLayer)
+        return first
+
+    def attend_image(self, image: Tensor, image_pos: Tensor) -> Tensor:
+        """(B, HW, C) image tokens -> the same after the first layer's self-attention."""
+        return self._first.self_attend(image, image_pos)
+
     def forward(
-        self, image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor
+        self, attended_image: Tensor, image_pos: Tensor, prompt: Tensor, prompt_mask: Tensor
     ) -> Tensor:
-        for layer in self.layers:
+        """``attended_image`` from :meth:`attend_image`; the rest as in the class doc."""
+        image = self._first.attend_prompt(attended_image, prompt, prompt_mask)
+        for layer in self.layers[1:]:
             image = layer(image, image_pos, prompt, prompt_mask)
         return image

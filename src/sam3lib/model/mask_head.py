@@ -7,11 +7,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam3lib.model.config import MaskHeadConfig
-from sam3lib.model.layers import Attention, GroupNorm, LayerNorm, key_padding_mask
+from sam3lib.model.layers import (
+    Attention,
+    GroupNorm,
+    LayerNorm,
+    key_padding_mask,
+    pointwise_conv,
+)
 
 
 class PixelDecoder(nn.Module):
     """Top-down FPN: upsample (nearest ×2), add the finer level, conv3×3 + GroupNorm + ReLU.
+
+    The convolution is linear, ``conv(up(x) + level) = conv(up(x)) + conv(level)``, and only
+    ``x`` depends on the prompt: :meth:`project_levels` convolves the levels once per image,
+    and per prompt :func:`conv_of_upsampled` convolves ``x`` at its own, coarser resolution.
 
     The checkpoint holds ``num_upsampling_stages`` convs; with three FPN levels only the first
     two are reached.
@@ -29,13 +39,56 @@ class PixelDecoder(nn.Module):
             for _ in range(config.num_upsampling_stages)
         )
 
-    def forward(self, coarsest: Tensor, finer_levels: list[Tensor]) -> Tensor:
-        """``finer_levels`` ordered coarse to fine; batch 1 broadcasts against ``coarsest``."""
+    def project_levels(self, finer_levels: list[Tensor]) -> list[Tensor]:
+        """FPN levels finer than the grid, coarse to fine -> ``conv(level)`` (bias included)."""
+        return [conv(level) for conv, level in zip(self.conv_layers, finer_levels, strict=False)]
+
+    def forward(self, coarsest: Tensor, projected_levels: list[Tensor]) -> Tensor:
+        """``projected_levels`` from :meth:`project_levels`; batch 1 broadcasts against
+        ``coarsest``. Each level is twice the size of the one before."""
         x = coarsest
-        for conv, norm, level in zip(self.conv_layers, self.norms, finer_levels, strict=False):
-            x = F.interpolate(x, size=level.shape[-2:], mode="nearest") + level
-            x = F.relu(norm(conv(x)))
+        for conv, norm, projected in zip(
+            self.conv_layers, self.norms, projected_levels, strict=False
+        ):
+            assert isinstance(conv, nn.Conv2d)
+            batch, channels, height, width = projected.shape
+            if (height, width) != (2 * x.shape[-2], 2 * x.shape[-1]):
+                raise ValueError(f"level of {height}×{width} after a {tuple(x.shape[-2:])} map")
+            half = projected.view(batch, channels, height // 2, 2, width // 2, 2)
+            x = (half + conv_of_upsampled(x, conv.weight)).reshape(-1, channels, height, width)
+            x = torch.relu_(norm(x))
         return x
+
+
+def conv_of_upsampled(x: Tensor, weight: Tensor) -> Tensor:
+    """``conv2d(upsample_nearest_2x(x), weight, padding=1)`` for a 3×3 ``weight`` (no bias),
+    computed without the upsampled map.
+
+    Output pixel (2i + p, 2j + q) reads upsampled rows 2i + p - 1 .. 2i + p + 1, which are
+    input rows (i - 1, i, i) for p = 0 and (i, i, i + 1) for p = 1 (columns alike). So each of
+    the four parities (p, q) is a 2×2 convolution of ``x`` with the taps that land on the same
+    input pixel summed: 16 products per input pixel instead of 36.
+
+    Returns:
+        (B, C_out, H, 2, W, 2): output pixel (2i + p, 2j + q) at ``[:, :, i, p, j, q]``.
+    """
+    # fold[p][a, k]: kernel row k reads input row a of the parity-p window.
+    fold = (
+        weight.new_tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]),
+        weight.new_tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
+    )
+    pads = ((1, 0), (0, 1))  # the window of parity 0 starts a row above, that of 1 at the row
+    phases = [
+        F.conv2d(
+            F.pad(x, (*pads[q], *pads[p])),
+            torch.einsum("ak,oikl,bl->oiab", fold[p], weight, fold[q]),
+        )
+        for p in (0, 1)
+        for q in (0, 1)
+    ]
+    batch, channels, height, width = phases[0].shape
+    stacked = torch.stack(phases, dim=-1).view(batch, channels, height, width, 2, 2)
+    return stacked.permute(0, 1, 2, 4, 3, 5)
 
 
 class MaskDecoder(nn.Module):
@@ -54,7 +107,7 @@ class MaskDecoder(nn.Module):
         queries: Tensor,
         fused_image: Tensor,
         grid_hw: tuple[int, int],
-        finer_levels: list[Tensor],
+        projected_levels: list[Tensor],
         prompt: Tensor,
         prompt_mask: Tensor,
     ) -> tuple[Tensor, Tensor]:
@@ -62,7 +115,8 @@ class MaskDecoder(nn.Module):
         Args:
             queries: (B, Q, C) decoder query states.
             fused_image: (B, h*w, C) fusion-encoder output; grid_hw its (h, w).
-            finer_levels: FPN levels finer than the grid, coarse to fine, batch B or 1.
+            projected_levels: ``pixel_decoder.project_levels`` of the FPN levels finer than
+                the grid, coarse to fine, batch B or 1.
             prompt: (B, L, C) with validity mask (B, L).
 
         Returns:
@@ -73,10 +127,21 @@ class MaskDecoder(nn.Module):
         fused_image = fused_image + attended
         batch, _, channels = fused_image.shape
         coarsest = fused_image.transpose(1, 2).reshape(batch, channels, *grid_hw)
-        pixels = self.pixel_decoder(coarsest, finer_levels)
-        instance = self.instance_projection(pixels)
-        mask_logits = torch.einsum("bqc,bchw->bqhw", self.mask_embedder(queries), instance)
-        return mask_logits, self.semantic_projection(pixels)
+        pixels = self.pixel_decoder(coarsest, projected_levels)
+        return self._instance_logits(queries, pixels), pointwise_conv(
+            pixels, self.semantic_projection
+        )
+
+    def _instance_logits(self, queries: Tensor, pixels: Tensor) -> Tensor:
+        """``embed(q) · (W p + b)`` for every query q and pixel p, as ``(embed(q) W) · p +
+        embed(q) · b``: the 1×1 projection moves from the 288² pixel map to the queries."""
+        embeddings = self.mask_embedder(queries)  # (B, Q, C)
+        weight = self.instance_projection.weight.flatten(1)  # (C out, C in)
+        bias = self.instance_projection.bias
+        logits = torch.baddbmm(
+            (embeddings @ bias)[..., None], embeddings @ weight, pixels.flatten(2)
+        )
+        return logits.view(*embeddings.shape[:2], *pixels.shape[-2:])
 
 
 class QueryMaskEmbedder(nn.Module):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from sam3lib.model.config import VisionConfig
+from sam3lib.model.layers import pointwise_conv
 
 
 class FPNLevel(nn.Module):
@@ -33,7 +34,7 @@ class FPNLevel(nn.Module):
         self.proj2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj2(self.proj1(self.scale_layers(x)))
+        return self.proj2(pointwise_conv(self.scale_layers(x), self.proj1))
 
 
 class FPNNeck(nn.Module):

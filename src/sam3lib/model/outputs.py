@@ -12,12 +12,19 @@ from torch import Tensor
 
 
 class ImageFeatures(NamedTuple):
-    """Output of ``encode_image``; G is the token grid (72 for SAM 3), C the detector width."""
+    """Output of ``encode_image``: everything the decoder needs from an image, computed once.
 
-    fpn_x4: Tensor  #: (B, C, 4G, 4G) finest FPN level
-    fpn_x2: Tensor  #: (B, C, 2G, 2G)
-    fpn_x1: Tensor  #: (B, C, G, G)
+    Besides the coarsest FPN level and its position encoding, this holds the prompt-independent
+    parts of the decoder's own work: the finer FPN levels already through the pixel decoder's
+    convolutions, and the image tokens after the fusion encoder's first self-attention.
+    G is the token grid (72 for SAM 3), C the detector width.
+    """
+
+    pixel_x4: Tensor  #: (B, C, 4G, 4G) finest FPN level after its pixel-decoder conv
+    pixel_x2: Tensor  #: (B, C, 2G, 2G) middle FPN level after its pixel-decoder conv
+    fpn_x1: Tensor  #: (B, C, G, G) coarsest FPN level
     pos_x1: Tensor  #: (B, C, G, G) sine position encoding of ``fpn_x1``
+    attended_x1: Tensor  #: (B, G*G, C) ``fpn_x1`` tokens after the first fusion self-attention
 
     @property
     def batch_size(self) -> int:

@@ -39,12 +39,13 @@ class VisionEncoder(nn.Module):
         self.neck = FPNNeck(config)
         self.fpn_size = config.fpn_size
 
-    def forward(self, pixels: Tensor) -> ImageFeatures:
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(B, 3, S, S) -> FPN levels x4, x2, x1 and the sine position encoding of x1."""
         fpn_x4, fpn_x2, fpn_x1 = self.neck(self.backbone(pixels))
         height, width = fpn_x1.shape[-2:]
         pos = sine_position_grid(height, width, self.fpn_size // 2, fpn_x1.device)
         pos = pos.to(fpn_x1.dtype).expand(fpn_x1.shape[0], -1, -1, -1)
-        return ImageFeatures(fpn_x4, fpn_x2, fpn_x1, pos)
+        return fpn_x4, fpn_x2, fpn_x1, pos
 
 
 class Sam3Model(nn.Module):
@@ -95,7 +96,10 @@ class Sam3Model(nn.Module):
             raise InputError(
                 f"pixels must have shape (B, 3, {size}, {size}), got {tuple(pixels.shape)}"
             )
-        return self.vision_encoder(pixels)
+        fpn_x4, fpn_x2, fpn_x1, pos_x1 = self.vision_encoder(pixels)
+        pixel_x2, pixel_x4 = self.mask_decoder.pixel_decoder.project_levels([fpn_x2, fpn_x4])
+        attended_x1 = self.detr_encoder.attend_image(_tokens(fpn_x1), _tokens(pos_x1))
+        return ImageFeatures(pixel_x4, pixel_x2, fpn_x1, pos_x1, attended_x1)
 
     def encode_text(self, token_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
         """(N, L) token ids and (N, L) mask (True on real tokens) -> prompt features."""
@@ -172,15 +176,15 @@ class Sam3Model(nn.Module):
         prompt = torch.cat((text.features, geometry), dim=1)
         prompt_mask = torch.cat((text.mask, geometry_mask), dim=1)
 
-        tokens = grid.flatten(2).transpose(1, 2)
-        tokens_pos = grid_pos.flatten(2).transpose(1, 2)
-        fused = self.detr_encoder(tokens, tokens_pos, prompt, prompt_mask)
+        tokens_pos = _tokens(grid_pos)
+        attended = image.attended_x1.expand(batch, -1, -1)
+        fused = self.detr_encoder(attended, tokens_pos, prompt, prompt_mask)
         queries, boxes, presence = self.detr_decoder(
             fused, tokens_pos, grid_hw, prompt, prompt_mask
         )
         query_logits = self.dot_product_scoring(queries, prompt, prompt_mask)
         mask_logits, semantic_logits = self.mask_decoder(
-            queries, fused, grid_hw, [image.fpn_x2, image.fpn_x4], prompt, prompt_mask
+            queries, fused, grid_hw, [image.pixel_x2, image.pixel_x4], prompt, prompt_mask
         )
         return Sam3Outputs(
             mask_logits=mask_logits,
@@ -207,6 +211,11 @@ class Sam3Model(nn.Module):
             box_labels,
             box_mask,
         )
+
+
+def _tokens(grid: Tensor) -> Tensor:
+    """(B, C, h, w) map -> (B, h*w, C) tokens, row-major."""
+    return grid.flatten(2).transpose(1, 2)
 
 
 def common_batch(image_batch: int, text_batch: int, boxes: Tensor | None) -> int:

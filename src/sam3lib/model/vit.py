@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam3lib.model.config import VisionConfig
-from sam3lib.model.layers import FeedForward, LayerNorm, merge_heads, split_heads
+from sam3lib.model.layers import FeedForward, LayerNorm, add_residual, merge_heads, split_heads
 from sam3lib.model.rope import apply_rope, axial_rope_tables
 
 
@@ -78,11 +78,14 @@ def partition_windows(x: Tensor, window: int) -> Tensor:
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, window, window, c)
 
 
-def merge_windows(windows: Tensor, batch: int, height: int, width: int) -> Tensor:
-    """Inverse of :func:`partition_windows`."""
+def add_windows(x: Tensor, windows: Tensor) -> Tensor:
+    """``x + merged(windows)``, the inverse of :func:`partition_windows` fused into the
+    residual sum: one pass over the map instead of a copy and then a sum."""
+    b, h, w, c = x.shape
     window = windows.shape[1]
-    x = windows.view(batch, height // window, width // window, window, window, -1)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(batch, height, width, -1)
+    grid = x.view(b, h // window, window, w // window, window, c)
+    merged = windows.view(b, h // window, w // window, window, window, c).permute(0, 1, 3, 2, 4, 5)
+    return (grid + merged).view(b, h, w, c)
 
 
 class ViTLayer(nn.Module):
@@ -97,15 +100,12 @@ class ViTLayer(nn.Module):
         self.mlp = FeedForward(config.hidden_size, config.intermediate_size, "gelu")
 
     def forward(self, x: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
-        b, h, w, _ = x.shape
         y = self.layer_norm1(x)
         if self.window_size:
-            y = partition_windows(y, self.window_size)
-            y = merge_windows(self.attention(y, rope), b, h, w)
+            x = add_windows(x, self.attention(partition_windows(y, self.window_size), rope))
         else:
-            y = self.attention(y, rope)
-        x = x + y
-        return x + self.mlp(self.layer_norm2(x))
+            x = add_residual(self.attention(y, rope), x)
+        return add_residual(self.mlp(self.layer_norm2(x)), x)
 
 
 class ViTBackbone(nn.Module):
