@@ -20,11 +20,12 @@ def test_count_from_config_equals_flop_counter_on_tiny_model() -> None:
     # kernel it does not count at all.
     with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as f:
         model.encode_image(pixels)
-    assert image_encoder_flops(config.vision, batch=2).total == f.get_total_flops()
+    assert image_encoder_flops(config, batch=2).total == f.get_total_flops()
 
 
 def test_published_model_is_about_five_and_a_half_teraflop() -> None:
-    flops = image_encoder_flops(Sam3Config.sam3().vision)
+    flops = image_encoder_flops(Sam3Config.sam3())
     assert 5.3e12 < flops.backbone < 5.5e12
-    assert flops.total == flops.backbone + flops.neck
+    assert flops.total == flops.backbone + flops.neck + flops.detector_prep
+    assert 0.1e12 < flops.detector_prep < 0.2e12  # two convs at 144² and 288², one attention
     assert flops.to_dict()["total"] == flops.total

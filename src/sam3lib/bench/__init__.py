@@ -11,6 +11,6 @@ process), :mod:`~sam3lib.bench.report` (medians, ratios, the table and the JSON)
 Example:
     >>> from sam3lib.bench.flops import image_encoder_flops
     >>> from sam3lib.model import Sam3Config
-    >>> round(image_encoder_flops(Sam3Config.sam3().vision).backbone / 1e12, 2)  # TFLOP
+    >>> round(image_encoder_flops(Sam3Config.sam3()).backbone / 1e12, 2)  # TFLOP
     5.4
 """

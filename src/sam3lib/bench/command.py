@@ -159,7 +159,7 @@ def run(
     cases = workloads(image, _prompts(args.prompts), args.images)
     impls = ["sam3lib"] + (["transformers"] if args.compare == "transformers" else [])
     runs_per_variant = len(impls) * (args.warmup + len(cases) * repeats)
-    flops = image_encoder_flops(config.vision)
+    flops = image_encoder_flops(config)
     report: dict[str, Any] = {
         "command": command,
         "machine": describe_machine(),

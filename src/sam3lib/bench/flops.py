@@ -1,16 +1,19 @@
-"""Floating-point operations of the image encoder, derived from its configuration.
+"""Floating-point operations of encoding an image, derived from the model's configuration.
 
 One multiply-add counts as two FLOPs, as :class:`torch.utils.flop_counter.FlopCounterMode`
 counts them. Only matrix products and convolutions are counted (biases, norms, RoPE, softmax
 and GELU are a fraction of a percent of the total); the ×0.5 FPN level is left out because
 the image detector does not compute it (see :class:`sam3lib.model.neck.FPNNeck`).
+
+``encode_image`` also runs the detector's prompt-independent work once per image (see
+:class:`sam3lib.model.ImageFeatures`); it is counted apart, as ``detector_prep``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sam3lib.model.config import VisionConfig
+from sam3lib.model.config import Sam3Config
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class EncoderFlops:
         attention: the two attention matrix products (windowed and global layers).
         mlp: the ViT feed-forward layers.
         neck: the FPN levels the detector reads (transposed convs, 1×1 and 3×3 convs).
+        detector_prep: the pixel decoder's 3×3 convs of the two finer levels and the fusion
+            encoder's first self-attention (projections and attention products).
     """
 
     patch_embed: int
@@ -30,6 +35,7 @@ class EncoderFlops:
     attention: int
     mlp: int
     neck: int
+    detector_prep: int
 
     @property
     def backbone(self) -> int:
@@ -38,21 +44,21 @@ class EncoderFlops:
 
     @property
     def total(self) -> int:
-        return self.backbone + self.neck
+        return self.backbone + self.neck + self.detector_prep
 
     def to_dict(self) -> dict[str, int]:
         return {**asdict(self), "backbone": self.backbone, "total": self.total}
 
 
-def image_encoder_flops(vision: VisionConfig, batch: int = 1) -> EncoderFlops:
-    """FLOPs of encoding ``batch`` images with the ViT and FPN neck described by ``vision``.
+def image_encoder_flops(config: Sam3Config, batch: int = 1) -> EncoderFlops:
+    """FLOPs of one ``encode_image`` call on ``batch`` images of the model ``config`` describes.
 
     Example:
-        >>> from sam3lib.model import Sam3Config
-        >>> flops = image_encoder_flops(Sam3Config.sam3().vision)
-        >>> round(flops.total / 1e12, 2)
-        5.61
+        >>> flops = image_encoder_flops(Sam3Config.sam3())
+        >>> round((flops.backbone + flops.neck) / 1e12, 2), round(flops.total / 1e12, 2)
+        (5.61, 5.76)
     """
+    vision = config.vision
     grid, width = vision.grid_size, vision.hidden_size
     tokens = grid * grid
     window_tokens = vision.window_size**2
@@ -78,6 +84,7 @@ def image_encoder_flops(vision: VisionConfig, batch: int = 1) -> EncoderFlops:
         attention=batch * attention,
         mlp=batch * mlp,
         neck=batch * neck,
+        detector_prep=batch * _detector_prep_flops(grid, config.d_model),
     )
 
 
@@ -100,3 +107,11 @@ def _fpn_level_flops(grid: int, width: int, fpn_size: int, scale: float) -> int:
         channels = out_channels
     pixels = side * side
     return flops + _conv(pixels, channels, fpn_size) + _conv(pixels, 9 * fpn_size, fpn_size)
+
+
+def _detector_prep_flops(grid: int, width: int) -> int:
+    """Pixel-decoder 3×3 convs at 2× and 4× the grid, and one self-attention over its tokens."""
+    tokens = grid * grid
+    convs = sum(_conv((scale * grid) ** 2, 9 * width, width) for scale in (2, 4))
+    attention = 4 * _matmul(tokens, width, width) + 2 * _matmul(tokens, width, tokens)
+    return convs + attention
