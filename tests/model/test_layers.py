@@ -87,3 +87,30 @@ def test_add_windows_adds_each_window_back_where_it_came_from() -> None:
                 expected[b, rows, cols] += windows[n]
     assert torch.equal(add_windows(x, windows), expected)
     assert torch.equal(expected, x + y)  # and the partition was a true partition
+
+
+def test_conv_of_upsampled_map_equals_the_convolution_of_the_upsampled_map() -> None:
+    from sam3lib.model.mask_head import add_conv_of_upsampled
+
+    x, weight = torch.randn(2, 4, 5, 6), torch.randn(3, 4, 3, 3)
+    projected = torch.randn(1, 3, 10, 12)  # batch 1: one image's level, shared by 2 prompts
+    upsampled = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+    expected = projected + torch.nn.functional.conv2d(upsampled, weight, padding=1)
+    out = add_conv_of_upsampled(projected, x, weight)
+    assert out.shape == (2, 3, 10, 12) and out.dtype == torch.float32
+    assert (out - expected).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="level"):
+        add_conv_of_upsampled(torch.randn(1, 3, 9, 12), x, weight)
+
+
+def test_group_norm_in_place_equals_group_norm() -> None:
+    from sam3lib.model.mask_head import group_norm_
+
+    norm = nn.GroupNorm(2, 6, eps=1e-5)
+    with torch.no_grad():
+        norm.weight.normal_(), norm.bias.normal_()
+        x = torch.randn(3, 6, 4, 5) * 3 + 1
+        expected = norm(x)
+        out = group_norm_(x, norm)
+    assert out.data_ptr() == x.data_ptr()
+    assert (out - expected).abs().max() < 1e-5

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from sam3lib.backends.base import Precision, check_flag, check_options
+from sam3lib.backends.heap import release_freed_heap
 from sam3lib.checkpoint.loader import load_resolved_model
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint
 from sam3lib.errors import InputError
@@ -63,12 +64,22 @@ class TorchBackend:
     def encode_image(self, pixels: Tensor) -> ImageFeatures:
         """(B, 3, S, S) float32 normalised pixels -> image features (see ``Sam3Model``)."""
         with torch.inference_mode(), self._numerics():
-            return as_float32(self.model.encode_image(pixels))
+            features = as_float32(self.model.encode_image(pixels))
+        self._release_freed_memory()
+        return features
 
     def encode_text(self, token_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
         """(N, L) int64 token ids and (N, L) bool mask -> prompt features."""
         with torch.inference_mode(), self._numerics():
-            return as_float32(self.model.encode_text(token_ids, attention_mask))
+            features = as_float32(self.model.encode_text(token_ids, attention_mask))
+        self._release_freed_memory()
+        return features
+
+    def _release_freed_memory(self) -> None:
+        """After an encoder's many large temporaries: on CPU the C allocator keeps them
+        (see :mod:`sam3lib.backends.heap`); the decode that follows peaks on top of them."""
+        if self.device.type == "cpu":
+            release_freed_heap()
 
     def decode(
         self,

@@ -45,50 +45,64 @@ class PixelDecoder(nn.Module):
 
     def forward(self, coarsest: Tensor, projected_levels: list[Tensor]) -> Tensor:
         """``projected_levels`` from :meth:`project_levels`; batch 1 broadcasts against
-        ``coarsest``. Each level is twice the size of the one before."""
+        ``coarsest``. Each level is twice the size of the one before.
+
+        The finest stage's maps are 85 MB each at full size, so each stage works in one float32
+        buffer (the normalisation too, as :class:`GroupNorm` would in float32): the decoder's
+        peak memory is one map plus the mask logits rather than three maps.
+        """
         x = coarsest
         for conv, norm, projected in zip(
             self.conv_layers, self.norms, projected_levels, strict=False
         ):
-            assert isinstance(conv, nn.Conv2d)
-            batch, channels, height, width = projected.shape
-            if (height, width) != (2 * x.shape[-2], 2 * x.shape[-1]):
-                raise ValueError(f"level of {height}×{width} after a {tuple(x.shape[-2:])} map")
-            half = projected.view(batch, channels, height // 2, 2, width // 2, 2)
-            x = (half + conv_of_upsampled(x, conv.weight)).reshape(-1, channels, height, width)
-            x = torch.relu_(norm(x))
+            assert isinstance(conv, nn.Conv2d) and isinstance(norm, nn.GroupNorm)
+            x = add_conv_of_upsampled(projected, x, conv.weight)
+            x = torch.relu_(group_norm_(x, norm))
         return x
 
 
-def conv_of_upsampled(x: Tensor, weight: Tensor) -> Tensor:
-    """``conv2d(upsample_nearest_2x(x), weight, padding=1)`` for a 3×3 ``weight`` (no bias),
-    computed without the upsampled map.
+def add_conv_of_upsampled(projected: Tensor, x: Tensor, weight: Tensor) -> Tensor:
+    """``projected + conv2d(upsample_nearest_2x(x), weight, padding=1)`` for a 3×3 ``weight``,
+    as a new float32 tensor, computed without the upsampled map.
 
     Output pixel (2i + p, 2j + q) reads upsampled rows 2i + p - 1 .. 2i + p + 1, which are
     input rows (i - 1, i, i) for p = 0 and (i, i, i + 1) for p = 1 (columns alike). So each of
     the four parities (p, q) is a 2×2 convolution of ``x`` with the taps that land on the same
     input pixel summed: 16 products per input pixel instead of 36.
 
-    Returns:
-        (B, C_out, H, 2, W, 2): output pixel (2i + p, 2j + q) at ``[:, :, i, p, j, q]``.
+    Args:
+        projected: (B or 1, C_out, 2H, 2W).
+        x: (B, C_in, H, W).
     """
+    channels, height, width = projected.shape[1:]
+    if (height, width) != (2 * x.shape[-2], 2 * x.shape[-1]):
+        raise ValueError(f"a {height}×{width} level after a {tuple(x.shape[-2:])} map")
+    out = projected.expand(x.shape[0], -1, -1, -1).to(torch.float32, copy=True)
+    by_parity = out.view(-1, channels, height // 2, 2, width // 2, 2)
     # fold[p][a, k]: kernel row k reads input row a of the parity-p window.
     fold = (
         weight.new_tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]),
         weight.new_tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]),
     )
     pads = ((1, 0), (0, 1))  # the window of parity 0 starts a row above, that of 1 at the row
-    phases = [
-        F.conv2d(
-            F.pad(x, (*pads[q], *pads[p])),
-            torch.einsum("ak,oikl,bl->oiab", fold[p], weight, fold[q]),
-        )
-        for p in (0, 1)
-        for q in (0, 1)
-    ]
-    batch, channels, height, width = phases[0].shape
-    stacked = torch.stack(phases, dim=-1).view(batch, channels, height, width, 2, 2)
-    return stacked.permute(0, 1, 2, 4, 3, 5)
+    for p in (0, 1):
+        for q in (0, 1):
+            kernel = torch.einsum("ak,oikl,bl->oiab", fold[p], weight, fold[q])
+            by_parity[:, :, :, p, :, q] += F.conv2d(F.pad(x, (*pads[q], *pads[p])), kernel)
+    return out
+
+
+def group_norm_(x: Tensor, norm: nn.GroupNorm) -> Tensor:
+    """``norm(x)`` written over ``x`` (float32, contiguous), as ``x · scale + shift`` per
+    (image, channel) with scale = γ / σ of the channel's group and shift = β − mean · scale."""
+    batch, channels = x.shape[:2]
+    groups = x.view(batch, norm.num_groups, -1)
+    var, mean = torch.var_mean(groups, dim=-1, correction=0)  # (B, G)
+    rstd = torch.rsqrt(var + norm.eps).repeat_interleave(channels // norm.num_groups, dim=1)
+    scale = rstd * norm.weight.float()  # (B, C)
+    shift = norm.bias.float() - mean.repeat_interleave(channels // norm.num_groups, dim=1) * scale
+    flat = x.view(batch, channels, -1)
+    return flat.mul_(scale[..., None]).add_(shift[..., None]).view_as(x)
 
 
 class MaskDecoder(nn.Module):
