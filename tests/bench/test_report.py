@@ -51,7 +51,7 @@ def report() -> dict[str, object]:
         precision="fp32",
         device="cpu",
         gemm_gflops=100.0,
-        encoder_flops=10**11,
+        encoder_flops={"sam3lib": 10**11, "transformers": 6 * 10**10},
         cases=cases,
         case_names={"1x1": "1 image, 1 prompt", "1x3": "1 image, 3 prompts"},
         isolated={
@@ -85,6 +85,8 @@ def test_variant_report_derives_ratios_roofline_and_extra_prompt(report: dict) -
     encode = STAGES.index("encode_image") + 1  # the measurement's encode_image seconds
     assert one["sam3lib"]["encoder_gflops"] == pytest.approx(100 / encode)
     assert one["sam3lib"]["roofline_fraction"] == pytest.approx(1 / encode)
+    # Each implementation's own encode_image work (transformers' lacks the detector's share).
+    assert one["transformers"]["encoder_gflops"] == pytest.approx(60 / (2 * encode))
     total_1 = sum(range(1, len(STAGES) + 1))
     assert variant["extra_prompt_s"]["sam3lib"] == pytest.approx((total_1 - encode) / 2)
     json.dumps(report)  # JSON-ready

@@ -218,7 +218,11 @@ def run(
                     precision=variant.precision,
                     device=device,
                     gemm_gflops=gemm,
-                    encoder_flops=flops.total,
+                    # transformers encodes the image without the detector's share
+                    encoder_flops={
+                        "sam3lib": flops.total,
+                        "transformers": flops.total - flops.detector_prep,
+                    },
                     cases=timed,
                     case_names={key: workload.name for key, workload in cases.items()},
                     isolated=isolated,

@@ -69,7 +69,7 @@ def variant_report(
     precision: str,
     device: str,
     gemm_gflops: float,
-    encoder_flops: int,
+    encoder_flops: Mapping[str, int],
     cases: Mapping[str, Mapping[str, Sequence[Measurement]]],
     case_names: Mapping[str, str],
     isolated: Mapping[str, Mapping[str, float]],
@@ -78,13 +78,14 @@ def variant_report(
 
     ``cases`` maps a case key (``"1x1"``, ``"1x10"``, ``"4x1"``) to each implementation's
     runs; the first implementation is ours, a second one (if any) is the reference.
+    ``encoder_flops`` is each implementation's work in its ``encode_image`` stage.
     """
     report: dict[str, Any] = {
         "backend": backend,
         "precision": precision,
         "device": device,
         "gemm_gflops": gemm_gflops,
-        "encoder_flops": encoder_flops,
+        "encoder_flops": dict(encoder_flops),
         "cases": {},
         "isolated": {name: dict(values) for name, values in isolated.items()},
     }
@@ -105,7 +106,7 @@ def variant_report(
     if one:
         for impl in report["implementations"]:
             seconds = one[impl]["seconds"]["encode_image"]
-            achieved = encoder_flops / seconds / 1e9
+            achieved = encoder_flops[impl] / seconds / 1e9
             one[impl]["encoder_gflops"] = achieved
             one[impl]["roofline_fraction"] = achieved / gemm_gflops
     many = [k for k in report["cases"] if k.startswith("1x") and k != "1x1"]
@@ -156,7 +157,7 @@ def _summary(variant: Mapping[str, Any]) -> list[str]:
             lines.append(
                 f"{impl}: image encoder {one[impl]['encoder_gflops']:.0f} GFLOP/s = "
                 f"{one[impl]['roofline_fraction']:.2f} of the GEMM rate "
-                f"({variant['encoder_flops'] / 1e9:,.1f} GFLOP per image)"
+                f"({variant['encoder_flops'][impl] / 1e9:,.1f} GFLOP per image)"
             )
     extra = variant.get("extra_prompt_s")
     if extra:
