@@ -7,6 +7,7 @@ of the network run everywhere, the last on a stand-in for TensorRT's network cla
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import sys
 import threading
@@ -123,6 +124,24 @@ def test_engine_keys_differ_by_graph_precision_and_gpu(tiny_export_dir: Path) ->
     ]
     assert len({key.digest(), *(other.digest() for other in others)}) == 5
     assert engine_key(manifest, "decoder", "fp16", **target) == key
+
+
+def test_engine_key_changes_with_the_graphs_outputs(tiny_export_dir: Path) -> None:
+    """Same inputs, other outputs (an export from an older graph layout): another engine."""
+    manifest = ExportManifest.load(tiny_export_dir)
+    target = {"tensorrt_version": "10.7.0", "gpu_name": "GPU A", "compute_capability": (8, 9)}
+    image = manifest.graphs["image_encoder"]
+    older = dataclasses.replace(
+        manifest,
+        graphs={
+            **manifest.graphs,
+            "image_encoder": dataclasses.replace(image, outputs=image.outputs[:4]),
+        },
+    )
+    new_key = engine_key(manifest, "image_encoder", "fp32", **target)
+    old_key = engine_key(older, "image_encoder", "fp32", **target)
+    assert new_key.profile == old_key.profile
+    assert new_key.digest() != old_key.digest()
 
 
 def test_rope_tables_are_exported_as_constants_of_the_shapes_we_pin(

@@ -65,6 +65,9 @@ def engine_key(
             ("export_opset", str(manifest.opset)),
             ("export_precision", manifest.precision),
             ("exported_by", manifest.sam3lib_version),
+            # A graph whose inputs stay but whose outputs change (the image encoder's did when
+            # it took on the detector's image-side work) must not reuse an old engine.
+            ("outputs", ",".join(spec.name for spec in manifest.graphs[graph].outputs)),
         ),
     )
 
