@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from sam3lib.model.layers import add_residual, pointwise_conv
+from sam3lib.model.mask_head import add_conv_of_upsampled, group_norm_
 from sam3lib.model.rope import apply_rope, axial_rope_tables
 from sam3lib.model.vit import add_windows, partition_windows
 
@@ -90,8 +91,6 @@ def test_add_windows_adds_each_window_back_where_it_came_from() -> None:
 
 
 def test_conv_of_upsampled_map_equals_the_convolution_of_the_upsampled_map() -> None:
-    from sam3lib.model.mask_head import add_conv_of_upsampled
-
     x, weight = torch.randn(2, 4, 5, 6), torch.randn(3, 4, 3, 3)
     projected = torch.randn(1, 3, 10, 12)  # batch 1: one image's level, shared by 2 prompts
     upsampled = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
@@ -104,8 +103,6 @@ def test_conv_of_upsampled_map_equals_the_convolution_of_the_upsampled_map() -> 
 
 
 def test_group_norm_in_place_equals_group_norm() -> None:
-    from sam3lib.model.mask_head import group_norm_
-
     norm = nn.GroupNorm(2, 6, eps=1e-5)
     with torch.no_grad():
         norm.weight.normal_(), norm.bias.normal_()
