@@ -26,11 +26,11 @@ def _rotate_pairs_by_definition(x: torch.Tensor, angles: torch.Tensor) -> torch.
     return out
 
 
-@pytest.mark.parametrize("exporting", [False, True], ids=["complex", "real"])
+@pytest.mark.parametrize("compiling", [False, True], ids=["complex", "real"])
 def test_rope_rotates_each_pair_by_its_angle(
-    monkeypatch: pytest.MonkeyPatch, exporting: bool
+    monkeypatch: pytest.MonkeyPatch, compiling: bool
 ) -> None:
-    monkeypatch.setattr(torch.compiler, "is_exporting", lambda: exporting)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: compiling)
     cos, sin = axial_rope_tables(4, 8, 100.0, 0.5, torch.device("cpu"))
     angles = torch.atan2(sin[:, ::2].double(), cos[:, ::2].double())
     x = torch.randn(2, 3, 16, 8)

@@ -28,6 +28,7 @@ from torch import nn
 
 from sam3lib.backends.base import Precision, check_flag, check_options, check_precision
 from sam3lib.backends.eager import TorchBackend, check_prompt_chunk
+from sam3lib.backends.torch_compile import CompileMode, check_compile
 from sam3lib.checkpoint.loader import load_resolved_model
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint
 from sam3lib.errors import InputError
@@ -47,10 +48,13 @@ class AmpBackend(TorchBackend):
             islands excepted): about half the weight memory, and no per-call weight casts.
             ``model`` then runs only under autocast, as this backend runs it.
         prompt_chunk: most prompts per decode pass (see :class:`TorchBackend`).
+        compile: run under ``torch.compile`` (see :class:`TorchBackend`).
 
     Raises:
         InputError: fp32 (use :class:`~sam3lib.backends.eager.EagerBackend`), fp16 off CUDA,
-            or a model whose norm layers or fp32 islands are not float32.
+            a model whose norm layers or fp32 islands are not float32, or an unknown compile
+            mode.
+        BackendUnavailableError: ``compile`` on a machine that cannot compile for the device.
 
     Example:
         >>> model = Sam3Model.from_pretrained("facebook/sam3", device="cuda")  # doctest: +SKIP
@@ -67,13 +71,14 @@ class AmpBackend(TorchBackend):
         precision: Precision = "bf16",
         cast_weights: bool = False,
         prompt_chunk: int | None = None,
+        compile: bool | CompileMode = False,
     ) -> None:
         device = next(model.parameters()).device
-        super().__init__(model, check_amp_precision(precision, device), prompt_chunk)
+        super().__init__(model, check_amp_precision(precision, device), prompt_chunk, compile)
         self.dtype = DTYPES[self.precision]
         self.cast_weights = check_flag("cast_weights", cast_weights)
         _check_fp32_islands(model)
-        if cast_weights:
+        if cast_weights:  # compiled calls capture the weights at their first call, not here
             cast_to_low_precision(model, self.dtype)
 
     def _numerics(self) -> AbstractContextManager[object]:
@@ -82,7 +87,7 @@ class AmpBackend(TorchBackend):
     def __repr__(self) -> str:
         return (
             f"AmpBackend(device={self.device}, precision={self.precision!r}, "
-            f"cast_weights={self.cast_weights})"
+            f"cast_weights={self.cast_weights}, compile_mode={self.compile_mode!r})"
         )
 
 
@@ -91,20 +96,27 @@ def create(
 ) -> AmpBackend:
     """The registry's entry point (see :func:`sam3lib.backends.create_backend`).
 
-    Options: ``cast_weights`` (bool), ``prompt_chunk``. Arguments are checked before the weights
-    are loaded. With ``cast_weights`` the weights are cast on the CPU, so the device never holds
-    an fp32 copy.
+    Options: ``cast_weights`` (bool), ``prompt_chunk``, ``compile``. Arguments are checked
+    before the weights are loaded. With ``cast_weights`` the weights are cast on the CPU, so the
+    device never holds an fp32 copy.
     """
-    check_options("amp", options, ("cast_weights", "prompt_chunk"))
+    check_options("amp", options, ("cast_weights", "prompt_chunk", "compile"))
     check_amp_precision(precision, device)
     prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
+    compile_mode = check_compile(options.get("compile", False), device) or False
     if not check_flag("cast_weights", options.get("cast_weights", False)):
         model = load_resolved_model(checkpoint, device=device)
-        return AmpBackend(model, precision=precision, prompt_chunk=prompt_chunk)
+        return AmpBackend(
+            model, precision=precision, prompt_chunk=prompt_chunk, compile=compile_mode
+        )
     model = load_resolved_model(checkpoint, device="cpu")
     cast_to_low_precision(model, DTYPES[precision])
     return AmpBackend(
-        model.to(device), precision=precision, cast_weights=True, prompt_chunk=prompt_chunk
+        model.to(device),
+        precision=precision,
+        cast_weights=True,
+        prompt_chunk=prompt_chunk,
+        compile=compile_mode,
     )
 
 

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from sam3lib.backends.base import Precision, check_flag, check_options
 from sam3lib.backends.heap import release_freed_heap
+from sam3lib.backends.torch_compile import CompileMode, check_compile, entry_points
 from sam3lib.checkpoint.loader import load_resolved_model
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint
 from sam3lib.errors import InputError
@@ -41,6 +42,9 @@ class TorchBackend:
     By default 1 on the CPU, where a batch of prompts only adds memory traffic (full size, 8
     prompts: 23.9 s one at a time, 32.5 s as one batch: ``benchmarks/decode_prompt_chunks.py``),
     and no bound on GPUs, which gain from batches.
+
+    ``compile`` runs the model's entry points under ``torch.compile`` (see
+    :mod:`sam3lib.backends.torch_compile`): ``True`` for the default mode, or a mode's name.
     """
 
     name: str
@@ -49,13 +53,19 @@ class TorchBackend:
     config: Sam3Config
 
     def __init__(
-        self, model: Sam3Model, precision: Precision, prompt_chunk: int | None = None
+        self,
+        model: Sam3Model,
+        precision: Precision,
+        prompt_chunk: int | None = None,
+        compile: bool | CompileMode = False,
     ) -> None:
         self.model = model.eval()
         self.precision = precision
         self.device = next(model.parameters()).device
         self.config = model.config
         self.prompt_chunk = check_prompt_chunk(prompt_chunk, self.device)
+        self.compile_mode = check_compile(compile, self.device)
+        self._calls = entry_points(self.model, self.compile_mode)
 
     def _numerics(self) -> AbstractContextManager[object]:
         """The context a call runs in, besides inference mode (autocast, TF32 flags...)."""
@@ -64,14 +74,14 @@ class TorchBackend:
     def encode_image(self, pixels: Tensor) -> ImageFeatures:
         """(B, 3, S, S) float32 normalised pixels -> image features (see ``Sam3Model``)."""
         with torch.inference_mode(), self._numerics():
-            features = as_float32(self.model.encode_image(pixels))
+            features = as_float32(self._calls.encode_image(pixels))
         self._release_freed_memory()
         return features
 
     def encode_text(self, token_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
         """(N, L) int64 token ids and (N, L) bool mask -> prompt features."""
         with torch.inference_mode(), self._numerics():
-            features = as_float32(self.model.encode_text(token_ids, attention_mask))
+            features = as_float32(self._calls.encode_text(token_ids, attention_mask))
         self._release_freed_memory()
         return features
 
@@ -93,11 +103,11 @@ class TorchBackend:
         prompts, chunk = text.features.shape[0], self.prompt_chunk
         with torch.inference_mode(), self._numerics():
             if chunk is None or prompts <= chunk or image.batch_size != 1:
-                outputs = self.model.decode(image, text, boxes_cxcywh, box_labels, box_mask)
+                outputs = self._calls.decode(image, text, boxes_cxcywh, box_labels, box_mask)
                 return as_float32(outputs)
             parts = [
                 as_float32(
-                    self.model.decode(
+                    self._calls.decode(
                         image,
                         TextFeatures(text.features[rows], text.mask[rows]),
                         *(_prompt_rows(t, rows) for t in (boxes_cxcywh, box_labels, box_mask)),
@@ -120,9 +130,12 @@ class EagerBackend(TorchBackend):
             fp32 accumulation; several times faster on Ampere and later). CUDA only. Without it
             they run in full fp32, whatever the process-wide PyTorch settings say.
         prompt_chunk: most prompts per decode pass (see :class:`TorchBackend`).
+        compile: run under ``torch.compile`` (see :class:`TorchBackend`).
 
     Raises:
-        InputError: the model is not float32, or ``tf32`` is asked for off CUDA.
+        InputError: the model is not float32, ``tf32`` is asked for off CUDA, or an unknown
+            compile mode.
+        BackendUnavailableError: ``compile`` on a machine that cannot compile for the device.
 
     Example:
         >>> model = Sam3Model.from_pretrained("facebook/sam3", device="cuda")  # doctest: +SKIP
@@ -133,16 +146,21 @@ class EagerBackend(TorchBackend):
     name = "eager"
 
     def __init__(
-        self, model: Sam3Model, *, tf32: bool = False, prompt_chunk: int | None = None
+        self,
+        model: Sam3Model,
+        *,
+        tf32: bool = False,
+        prompt_chunk: int | None = None,
+        compile: bool | CompileMode = False,
     ) -> None:
-        super().__init__(model, "fp32", prompt_chunk)
-        check_tf32(tf32, self.device)
+        check_tf32(tf32, next(model.parameters()).device)
         low = sorted({str(p.dtype) for p in model.parameters() if p.dtype != torch.float32})
         if low:
             raise InputError(
                 f"backend 'eager' runs float32 weights; this model has {', '.join(low)} ones "
                 "(use AmpBackend / backend='amp' for fp16 or bf16)"
             )
+        super().__init__(model, "fp32", prompt_chunk, compile)
         self.tf32 = tf32
 
     def _numerics(self) -> AbstractContextManager[object]:
@@ -151,7 +169,10 @@ class EagerBackend(TorchBackend):
         return CUDA_FP32_PRECISION.hold("tf32" if self.tf32 else "ieee")
 
     def __repr__(self) -> str:
-        return f"EagerBackend(device={self.device}, tf32={self.tf32})"
+        return (
+            f"EagerBackend(device={self.device}, tf32={self.tf32}, "
+            f"compile_mode={self.compile_mode!r})"
+        )
 
 
 def create(
@@ -159,10 +180,10 @@ def create(
 ) -> EagerBackend:
     """The registry's entry point (see :func:`sam3lib.backends.create_backend`).
 
-    Options: ``tf32`` (bool, CUDA only), ``prompt_chunk``. Arguments are checked before the
-    weights are loaded.
+    Options: ``tf32`` (bool, CUDA only), ``prompt_chunk``, ``compile``. Arguments are checked
+    before the weights are loaded.
     """
-    check_options("eager", options, ("tf32", "prompt_chunk"))
+    check_options("eager", options, ("tf32", "prompt_chunk", "compile"))
     if precision != "fp32":
         raise InputError(
             f"precision: backend 'eager' runs fp32 only; got {precision!r} "
@@ -171,8 +192,9 @@ def create(
     tf32 = options.get("tf32", False)
     check_tf32(tf32, device)
     prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
+    compile_mode = check_compile(options.get("compile", False), device)
     model = load_resolved_model(checkpoint, device=device)
-    return EagerBackend(model, tf32=tf32, prompt_chunk=prompt_chunk)
+    return EagerBackend(model, tf32=tf32, prompt_chunk=prompt_chunk, compile=compile_mode or False)
 
 
 def check_prompt_chunk(prompt_chunk: object, device: torch.device) -> int | None:

@@ -1,0 +1,103 @@
+"""The ``compile`` option: the torch backends under ``torch.compile`` give the eager numbers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sam3lib.backends import create_backend
+from sam3lib.backends.amp import AmpBackend
+from sam3lib.backends.eager import EagerBackend
+from sam3lib.backends.torch_compile import check_compile
+from sam3lib.checkpoint import ResolvedCheckpoint
+from sam3lib.errors import BackendUnavailableError, InputError
+from sam3lib.model import Sam3Model
+
+CPU = torch.device("cpu")
+
+
+def _run(
+    backend: EagerBackend | AmpBackend,
+    pixels: torch.Tensor,
+    text: tuple[torch.Tensor, torch.Tensor],
+    box_prompt: dict[str, torch.Tensor],
+) -> list[torch.Tensor]:
+    image, prompt = backend.encode_image(pixels), backend.encode_text(*text)
+    return [*image, *prompt, *backend.decode(image, prompt, **box_prompt)]
+
+
+def test_compiled_eager_backend_gives_the_eager_outputs(
+    model: Sam3Model,
+    pixels: torch.Tensor,
+    text: tuple[torch.Tensor, torch.Tensor],
+    box_prompt: dict[str, torch.Tensor],
+) -> None:
+    expected = _run(EagerBackend(model), pixels, text, box_prompt)
+    compiled = EagerBackend(model, compile=True)
+    got = _run(compiled, pixels, text, box_prompt)
+    assert compiled.compile_mode == "default"
+    for want, have in zip(expected, got, strict=True):
+        torch.testing.assert_close(have, want, rtol=1e-4, atol=1e-4)
+    # Input checks still run first, whatever the compiler traced.
+    with pytest.raises(InputError, match="pixels must have shape"):
+        compiled.encode_image(pixels[:, :, :-1])
+
+
+@pytest.mark.slow
+def test_compiled_amp_backend_gives_the_amp_outputs(
+    model: Sam3Model,
+    pixels: torch.Tensor,
+    text: tuple[torch.Tensor, torch.Tensor],
+    box_prompt: dict[str, torch.Tensor],
+) -> None:
+    expected = _run(AmpBackend(model, precision="bf16"), pixels, text, box_prompt)
+    got = _run(AmpBackend(model, precision="bf16", compile=True), pixels, text, box_prompt)
+    for want, have in zip(expected, got, strict=True):
+        # bf16 rounds differently once elementwise work is fused: a bf16 step of the values.
+        torch.testing.assert_close(have, want, rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [(False, None), (None, None), (True, "default"), ("max-autotune", "max-autotune")],
+)
+def test_compile_values_name_a_mode(value: object, mode: str | None) -> None:
+    assert check_compile(value, CPU) == mode
+
+
+@pytest.mark.parametrize("value", ["fast", 1, "Default"])
+def test_unknown_compile_values_are_refused(value: object) -> None:
+    with pytest.raises(InputError, match="compile: expected True, False or one of default"):
+        check_compile(value, CPU)
+
+
+def test_a_missing_cpp_compiler_is_reported_before_loading(
+    resolved: ResolvedCheckpoint, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CXX", "no-such-compiler++")
+    with pytest.raises(BackendUnavailableError, match="no-such-compiler\\+\\+, which is not on"):
+        create_backend("eager", resolved, compile=True)
+    with pytest.raises(BackendUnavailableError, match="C\\+\\+ kernels"):
+        create_backend("amp", resolved, precision="bf16", compile=True)
+    assert check_compile(False, CPU) is None  # off needs no compiler
+
+
+def test_missing_triton_is_reported_for_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "triton" else real_find_spec(name, *args),
+    )
+    with pytest.raises(BackendUnavailableError, match="triton is not installed"):
+        check_compile(True, torch.device("cuda"))
+
+
+def test_registry_passes_the_option_through(resolved: ResolvedCheckpoint) -> None:
+    backend = create_backend("eager", resolved, compile="max-autotune-no-cudagraphs")
+    assert isinstance(backend, EagerBackend)
+    assert backend.compile_mode == "max-autotune-no-cudagraphs"
+    with pytest.raises(InputError, match="compile"):
+        create_backend("eager", resolved, compile="fastest")
