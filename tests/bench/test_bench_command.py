@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sam3lib.bench.command import main, variants
+from sam3lib.bench import command
+from sam3lib.bench.command import Variant, main, variants
 from sam3lib.bench.runners import STAGES
 from sam3lib.cli import main as cli_main
 from sam3lib.errors import Sam3Error
@@ -15,26 +16,48 @@ from sam3lib.errors import Sam3Error
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tiny_run_compares_with_transformers_and_writes_json_and_markdown(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SAM3LIB_CACHE", str(tmp_path / "cache"))  # onnxruntime's export
     out, page = tmp_path / "bench.json", tmp_path / "bench.md"
-    argv = ["--size", "tiny", "--repeats", "1", "--precision", "fp32", "--prompts", "3"]
-    argv += ["--images", "2", "--image-size", "90x120", "--compare", "transformers"]
-    assert main([*argv, "--json", str(out), "--markdown", str(page)]) == 0
+    argv = ["--size", "tiny", "--repeats", "1", "--backend", "eager", "--backend", "onnxruntime"]
+    argv += ["--prompts", "3", "--images", "2", "--image-size", "90x120"]
+    assert (
+        main([*argv, "--compare", "transformers", "--json", str(out), "--markdown", str(page)]) == 0
+    )
 
     table = capsys.readouterr().out
     assert "sam3lib/transformers" in table and "1 image, 3 prompts" in table
     report = json.loads(out.read_text())
-    (variant,) = report["variants"]
-    assert (variant["backend"], variant["precision"]) == ("eager", "fp32")
-    assert set(variant["cases"]) == {"1x1", "1x3", "2x1"}
-    for case in variant["cases"].values():
-        assert set(case["sam3lib"]["seconds"]) == {*STAGES, "total"}
-        # Same weights, same threshold: both keep the same masks.
-        assert case["sam3lib"]["kept"] == case["transformers"]["kept"] > 0
-    assert set(variant["isolated"]) == {"sam3lib", "transformers"}
-    assert variant["isolated"]["sam3lib"]["peak_rss_bytes"] > 0
+    assert [(v["backend"], v["precision"]) for v in report["variants"]] == [
+        ("eager", "fp32"),
+        ("onnxruntime", "fp32"),
+    ]
+    for variant in report["variants"]:
+        assert set(variant["cases"]) == {"1x1", "1x3", "2x1"}
+        for case in variant["cases"].values():
+            assert set(case["sam3lib"]["seconds"]) == {*STAGES, "total"}
+            # Same weights, same threshold: both keep the same masks.
+            assert case["sam3lib"]["kept"] == case["transformers"]["kept"] > 0
+        assert set(variant["isolated"]) == {"sam3lib", "transformers"}
+        assert variant["isolated"]["sam3lib"]["peak_rss_bytes"] > 0
     assert "Command: `sam3lib bench --size tiny" in page.read_text()
+    assert "### onnxruntime fp32 on cpu" in page.read_text()
+
+
+def test_compiled_variants_are_timed_after_their_eager_twins(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    argv = ["--size", "tiny", "--repeats", "1", "--backend", "eager", "--compile"]
+    argv += ["--prompts", "2", "--images", "0", "--image-size", "90x120", "--compare", "none"]
+    assert main([*argv, "--json", str(out)]) == 0
+
+    eager, compiled = json.loads(out.read_text())["variants"]
+    assert (eager["backend"], compiled["backend"]) == ("eager", "eager+compile")
+    for key in ("1x1", "1x2"):
+        assert compiled["cases"][key]["sam3lib"]["kept"] == eager["cases"][key]["sam3lib"]["kept"]
+    # The fresh process ran the compiled variant, so its first result includes compiling.
+    assert "compile_mode='default'" in compiled["isolated"]["sam3lib"]["backend"]
+    assert "compile_mode=None" in eager["isolated"]["sam3lib"]["backend"]
 
 
 def test_bench_is_a_cli_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,11 +87,56 @@ def test_bad_arguments_exit_with_status_2(
     assert "error:" in capsys.readouterr().err
 
 
-def test_variants_pair_each_precision_with_its_backend() -> None:
-    assert [(v.backend, v.precision) for v in variants(None, None, "cpu")] == [
+def _pairs(variants_found: list[Variant]) -> list[tuple[str, str]]:
+    return [(v.label, v.precision) for v in variants_found]
+
+
+def test_variants_cover_each_runnable_backend_in_each_precision_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runnable = {
+        "cpu": ["amp", "eager", "onnxruntime"],
+        "cuda": ["amp", "eager", "onnxruntime", "tensorrt"],
+    }
+    monkeypatch.setattr(command, "available_backends", lambda device: runnable[device])
+    assert _pairs(variants(None, None, "cpu")) == [
         ("eager", "fp32"),
         ("amp", "bf16"),
+        ("onnxruntime", "fp32"),
     ]
-    assert len(variants(None, None, "cuda")) == 3
-    with pytest.raises(Sam3Error):
-        variants(["eager"], ["fp16"], "cpu")
+    assert _pairs(variants(None, None, "cuda")) == [
+        ("eager", "fp32"),
+        ("amp", "fp16"),
+        ("amp", "bf16"),
+        ("onnxruntime", "fp32"),
+        ("tensorrt", "fp32"),
+        ("tensorrt", "fp16"),
+        ("tensorrt", "bf16"),
+    ]
+    assert _pairs(variants(["amp", "onnxruntime"], ["bf16"], "cpu", compiled=True)) == [
+        ("amp", "bf16"),
+        ("amp+compile", "bf16"),
+    ]
+    assert variants(["eager"], None, "cpu", compiled=True)[1].options == {"compile": True}
+
+
+@pytest.mark.parametrize(
+    ("backends", "precisions", "compiled", "message"),
+    [
+        (["tensorrt"], None, False, "tensorrt cannot run on cpu"),
+        (["eager"], ["fp16"], False, "eager runs fp32"),
+        (["onnxruntime"], None, True, "--compile applies to the eager and amp"),
+    ],
+)
+def test_variants_that_cannot_run_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+    backends: list[str],
+    precisions: list[str] | None,
+    compiled: bool,
+    message: str,
+) -> None:
+    monkeypatch.setattr(
+        command, "available_backends", lambda device: ["amp", "eager", "onnxruntime"]
+    )
+    with pytest.raises(Sam3Error, match=message):
+        variants(backends, precisions, "cpu", compiled=compiled)

@@ -25,7 +25,13 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from sam3lib.backends import PRECISIONS, Precision, default_backend, resolve_device
+from sam3lib.backends import (
+    BACKEND_MODULES,
+    PRECISIONS,
+    Precision,
+    available_backends,
+    resolve_device,
+)
 from sam3lib.bench.flops import image_encoder_flops
 from sam3lib.bench.isolated import measure_in_subprocess, synthetic_image
 from sam3lib.bench.machine import describe_machine
@@ -43,7 +49,14 @@ from sam3lib.bench.weights import random_state_dict, write_checkpoint
 from sam3lib.errors import Sam3Error
 from sam3lib.model import Sam3Config
 
-TORCH_BACKENDS = ("eager", "amp")
+# What each backend runs; the torch ones can also run under torch.compile.
+BACKEND_PRECISIONS: dict[str, tuple[Precision, ...]] = {
+    "eager": ("fp32",),
+    "amp": ("fp16", "bf16"),
+    "onnxruntime": ("fp32",),
+    "tensorrt": ("fp32", "fp16", "bf16"),
+}
+COMPILABLE = ("eager", "amp")
 PROMPTS = (
     "red car", "person", "dog", "bicycle", "traffic light",
     "tree", "window", "bus", "street sign", "backpack",
@@ -53,8 +66,21 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 @dataclass(frozen=True)
 class Variant:
+    """One backend × precision, under ``torch.compile`` or not."""
+
     backend: str
     precision: Precision
+    compiled: bool = False
+
+    @property
+    def label(self) -> str:
+        """The backend's name, ``+compile`` when compiled: the report's backend column."""
+        return self.backend + "+compile" * self.compiled
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Backend options that make this variant."""
+        return {"compile": True} if self.compiled else {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,12 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, help="checkpoint directory or file (default: random)")
     parser.add_argument("--size", choices=("full", "tiny"), default="full", help="random weights")
     parser.add_argument(
-        "--backend", action="append", choices=TORCH_BACKENDS, help="repeatable (default: all)"
+        "--backend",
+        action="append",
+        choices=sorted(BACKEND_MODULES),
+        help="repeatable (default: every one installed that runs on the device)",
     )
     parser.add_argument(
         "--precision", action="append", choices=PRECISIONS, help="repeatable (default: all here)"
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time eager/amp under torch.compile (compiling takes minutes at full size)",
+    )
     parser.add_argument("--repeats", type=_positive, help="timed runs per case (default 3; full 1)")
     parser.add_argument("--warmup", type=_non_negative, default=1, help="untimed 1x1 runs first")
     parser.add_argument("--prompts", type=_at_least_two, default=10, help="prompts of case 1xN")
@@ -94,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         device = str(resolve_device(args.device))
-        plan = variants(args.backend, args.precision, device)
+        plan = variants(args.backend, args.precision, device, compiled=args.compile)
     except Sam3Error as error:
         parser.error(str(error))  # exits with status 2
     if args.compare == "transformers" and not _has_transformers():
@@ -121,27 +155,46 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def variants(
-    backends: Sequence[str] | None, precisions: Sequence[str] | None, device: str
+    backends: Sequence[str] | None,
+    precisions: Sequence[str] | None,
+    device: str,
+    *,
+    compiled: bool = False,
 ) -> list[Variant]:
     """Backend × precision pairs to run: those asked for, or every one this device has.
 
-    eager runs fp32 only and amp fp16/bf16 only; fp16 autocast is left out on CPU by default
-    (slow there, and not what anyone would deploy).
+    By default, every backend installed that runs on ``device`` (see
+    :func:`sam3lib.backends.available_backends`), each in every precision it runs; fp16 is left
+    out on CPU (slow there, and not what anyone would deploy). ``compiled`` adds each eager/amp
+    pair again under ``torch.compile``, right after it.
 
     Raises:
-        Sam3Error: the asked-for backends and precisions have no pair in common.
+        Sam3Error: a backend asked for is not installed or does not run on ``device``, the
+            backends and precisions asked for have no pair in common, or ``compiled`` with
+            no torch backend.
     """
+    usable = available_backends(device)
+    missing = [name for name in backends or () if name not in usable]
+    if missing:
+        raise Sam3Error(
+            f"backend {', '.join(missing)} cannot run on {device} here (installed and runnable: "
+            f"{', '.join(usable)}); see docs/backends.md for what each needs"
+        )
+    names = [name for name in BACKEND_PRECISIONS if name in (backends or usable)]
     on_cpu = device == "cpu"
     wanted = precisions or [p for p in PRECISIONS if not (on_cpu and p == "fp16")]
-    found = [
-        Variant(default_backend(p), p)  # type: ignore[arg-type]
-        for p in dict.fromkeys(wanted)
-        if backends is None or default_backend(p) in backends  # type: ignore[arg-type]
-    ]
+    found: list[Variant] = []
+    for name in names:
+        for precision in BACKEND_PRECISIONS[name]:
+            if precision in wanted:
+                found.append(Variant(name, precision))
+                if compiled and name in COMPILABLE:
+                    found.append(Variant(name, precision, compiled=True))
     if not found:
-        raise Sam3Error(
-            "no backend runs the precision(s) asked for: eager runs fp32, amp runs fp16 and bf16"
-        )
+        runs = "; ".join(f"{n} runs {', '.join(BACKEND_PRECISIONS[n])}" for n in names)
+        raise Sam3Error(f"no backend asked for runs the precision(s) asked for: {runs}")
+    if compiled and not any(v.compiled for v in found):
+        raise Sam3Error(f"--compile applies to the {' and '.join(COMPILABLE)} backends only")
     return found
 
 
@@ -158,7 +211,6 @@ def run(
     image = synthetic_image(args.image_size[0], args.image_size[1], seed=args.seed)
     cases = workloads(image, _prompts(args.prompts), args.images)
     impls = ["sam3lib"] + (["transformers"] if args.compare == "transformers" else [])
-    runs_per_variant = len(impls) * (args.warmup + len(cases) * repeats)
     flops = image_encoder_flops(config)
     report: dict[str, Any] = {
         "command": command,
@@ -168,12 +220,20 @@ def run(
         "encoder_flops": flops.to_dict(),
         "variants": [],
     }
-    total = len(plan) * (runs_per_variant + 2 * len(impls) * (not args.no_isolated))
+    # A compiled variant warms up on every case: each new input shape compiles again.
+    warm_ups = {v: list(cases.values()) if v.compiled else [cases["1x1"]] for v in plan}
+    total = sum(
+        len(impls) * (args.warmup * len(warm_ups[v]) + len(cases) * repeats)
+        + 2 * len(impls) * (not args.no_isolated)
+        for v in plan
+    )
     with tqdm(total=total, desc="bench", unit="run", file=sys.stderr) as bar:
         for variant in plan:
-            label = f"{variant.backend} {variant.precision}"
+            label = f"{variant.label} {variant.precision}"
             bar.set_postfix_str(f"{label}: loading")
-            ours = OursRunner.load(checkpoint, variant.backend, variant.precision, device)
+            ours = OursRunner.load(
+                checkpoint, variant.backend, variant.precision, device, **variant.options
+            )
             runners: list[Runner] = [ours]
             if "transformers" in impls:
                 tokenizer = ours.segmenter.tokenizer
@@ -183,10 +243,11 @@ def run(
             first = cases["1x1"]
             threshold = threshold_keeping(ours.segmenter, image, first.prompts[0], args.kept)
             for _ in range(args.warmup):
-                for runner in runners:
-                    bar.set_postfix_str(f"{label}: warm-up, {runner.name}")
-                    runner.run(first, threshold)
-                    bar.update()
+                for workload in warm_ups[variant]:
+                    for runner in runners:
+                        bar.set_postfix_str(f"{label}: warm-up, {workload.name}, {runner.name}")
+                        runner.run(workload, threshold)
+                        bar.update()
             timed: dict[str, dict[str, list[Measurement]]] = {}
             for key, workload in cases.items():
                 timed[key] = {runner.name: [] for runner in runners}
@@ -205,6 +266,7 @@ def run(
                         impl,
                         checkpoint,
                         backend=variant.backend,
+                        backend_options=variant.options,
                         precision=variant.precision,
                         device=device,
                         image_hw=args.image_size,
@@ -214,7 +276,7 @@ def run(
                     bar.update(2)
             report["variants"].append(
                 variant_report(
-                    backend=variant.backend,
+                    backend=variant.label,
                     precision=variant.precision,
                     device=device,
                     gemm_gflops=gemm,

@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +76,12 @@ def measure_in_subprocess(
     image_hw: tuple[int, int],
     prompt: str,
     threshold: float,
-) -> dict[str, float]:
+    backend_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run :func:`main` in a new interpreter and return what it measured.
+
+    ``backend_options`` (JSON-able) go to our backend; the first result then includes what
+    they cost on first use (compiling, for ``compile=True``).
 
     Raises:
         Sam3Error: the subprocess failed (its stderr is in the message).
@@ -90,6 +95,7 @@ def measure_in_subprocess(
         implementation,
         str(checkpoint),
         f"--backend={backend}",
+        f"--backend-options={json.dumps(dict(backend_options or {}))}",
         f"--precision={precision}",
         f"--device={device}",
         f"--image-hw={image_hw[0]}x{image_hw[1]}",
@@ -99,7 +105,7 @@ def measure_in_subprocess(
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise Sam3Error(f"{implementation} measurement failed:\n{done.stderr[-4000:]}")
-    measured: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     # From the launch: the interpreter's start and every import, as a user's script pays them.
     measured["import_s"] = measured.pop("imported_at") - launched_at
     return measured
@@ -110,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("implementation", choices=IMPLEMENTATIONS)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--backend", default="eager")
+    parser.add_argument("--backend-options", type=json.loads, default={}, help="a JSON object")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--image-hw", default="1008x1008")
@@ -128,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         import transformers  # noqa: F401  (its import is part of its start-up cost)
     imported_at, imported = time.time(), time.perf_counter()
     if args.implementation == "sam3lib":
-        runner = OursRunner.load(args.checkpoint, args.backend, args.precision, args.device)
+        runner = OursRunner.load(
+            args.checkpoint, args.backend, args.precision, args.device, **args.backend_options
+        )
     else:
         tokenizer = Sam3Tokenizer.from_directory(args.checkpoint)
         runner = TransformersRunner.load(args.checkpoint, tokenizer, args.precision, args.device)
@@ -138,12 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     finished = time.perf_counter()
 
     device = torch.device(args.device)
-    measured = {
+    measured: dict[str, Any] = {
         "imported_at": imported_at,
         "load_s": loaded - imported,
         "first_result_s": finished - imported,
         "peak_rss_bytes": peak_rss_bytes(),
     }
+    if isinstance(runner, OursRunner):  # which backend ran, with its options
+        measured["backend"] = repr(runner.segmenter.backend)
     if device.type == "cuda":
         measured["peak_cuda_bytes"] = torch.cuda.max_memory_allocated(device)
     print(json.dumps(measured))

@@ -72,7 +72,7 @@ def variant_report(
     encoder_flops: Mapping[str, int],
     cases: Mapping[str, Mapping[str, Sequence[Measurement]]],
     case_names: Mapping[str, str],
-    isolated: Mapping[str, Mapping[str, float]],
+    isolated: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
     """One backend × precision: medians per case and implementation, ratios, derived figures.
 

@@ -92,9 +92,17 @@ class OursRunner:
         self.segmenter = segmenter
 
     @classmethod
-    def load(cls, checkpoint: Path, backend: str, precision: Precision, device: str) -> OursRunner:
+    def load(
+        cls, checkpoint: Path, backend: str, precision: Precision, device: str, **options: Any
+    ) -> OursRunner:
+        """``options`` go to the backend (``compile=True``, ...)."""
         segmenter = Segmenter.from_pretrained(
-            checkpoint, backend=backend, precision=precision, device=device, text_cache_size=0
+            checkpoint,
+            backend=backend,
+            precision=precision,
+            device=device,
+            text_cache_size=0,
+            **options,
         )
         return cls(segmenter)
 
