@@ -109,14 +109,15 @@ class Segmenter:
             source: a hub repo id (``"facebook/sam3"``), a checkpoint directory or a weights
                 file.
             device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` ...
-            backend: ``"eager"`` or ``"amp"`` (see :mod:`sam3lib.backends`); by default eager
-                for fp32 and amp otherwise.
+            backend: ``"eager"``, ``"amp"``, ``"onnxruntime"`` or ``"tensorrt"`` (see
+                :mod:`sam3lib.backends`); by default eager for fp32 and amp otherwise.
             precision: ``"fp32"``, ``"fp16"`` or ``"bf16"``.
             tokenizer: a directory holding tokenizer files, or a tokenizer; by default the
                 checkpoint's own (a bare weights file has none: pass one).
             revision, token, cache_dir: for the Hugging Face Hub.
             text_cache_size: prompts whose text features are kept.
-            **backend_options: passed to the backend (e.g. ``cast_weights=True`` for amp).
+            **backend_options: passed to the backend (e.g. ``cast_weights=True`` for amp,
+                ``compile=True`` for eager and amp).
 
         Raises:
             InputError: unknown backend, precision or device, or a bad option.

@@ -84,6 +84,36 @@ def test_image_batches_are_chunked_and_decoded_per_image(
     )
 
 
+@pytest.mark.parametrize(("prompt_chunk", "calls"), [(None, [1] * 6), (2, [2, 2, 2]), (9, [4, 2])])
+def test_decoder_calls_take_at_most_prompt_chunk_prompts(
+    tiny_export_dir: Path,
+    ort_backend: OnnxRuntimeBackend,
+    model: Sam3Model,
+    pixels: torch.Tensor,
+    monkeypatch: pytest.MonkeyPatch,
+    prompt_chunk: int | None,
+    calls: list[int],
+) -> None:
+    """On the CPU one prompt per decoder call by default; never more than ``max_prompts`` (4)."""
+    backend = OnnxRuntimeBackend(
+        tiny_export_dir, ExportManifest.load(tiny_export_dir), prompt_chunk=prompt_chunk
+    )
+    ids, mask = _prompts(model, 6)
+    with torch.no_grad():
+        expected = model.decode(model.encode_image(pixels), model.encode_text(ids, mask))
+    image, text = ort_backend.encode_image(pixels), ort_backend.encode_text(ids, mask)
+    seen: list[int] = []
+    run_graph = backend.run_graph
+
+    def counting(graph: str, inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        seen.append(int(inputs["text_features"].shape[0]))
+        return run_graph(graph, inputs)
+
+    monkeypatch.setattr(backend, "run_graph", counting)
+    _assert_close(tuple(backend.decode(image, text)), tuple(expected))
+    assert seen == calls
+
+
 def test_too_many_boxes_is_an_input_error(
     ort_backend: OnnxRuntimeBackend, model: Sam3Model, pixels: torch.Tensor
 ) -> None:
@@ -176,6 +206,7 @@ def test_export_directory_has_no_weights_for_eager(tiny_export_dir: Path) -> Non
     [
         ({"precision": "bf16"}, "fp32 graphs"),
         ({"threads": 0}, "threads"),
+        ({"prompt_chunk": 0}, "prompt_chunk"),
         ({"tf32": True}, "does not take"),
     ],
 )

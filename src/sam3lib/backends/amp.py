@@ -26,8 +26,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from sam3lib.backends.base import Precision, check_flag, check_options, check_precision
-from sam3lib.backends.eager import TorchBackend, check_prompt_chunk
+from sam3lib.backends.base import (
+    Precision,
+    check_flag,
+    check_options,
+    check_precision,
+    check_prompt_chunk,
+)
+from sam3lib.backends.eager import TorchBackend
 from sam3lib.backends.torch_compile import CompileMode, check_compile
 from sam3lib.checkpoint.loader import load_resolved_model
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint

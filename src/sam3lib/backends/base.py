@@ -73,6 +73,16 @@ def check_flag(option: str, value: object) -> bool:
     return value
 
 
+def check_prompt_chunk(prompt_chunk: object, device: torch.device) -> int | None:
+    """The prompts per decode pass: ``prompt_chunk`` if a positive int; by default (None) 1 on
+    the CPU and unbounded (None) elsewhere."""
+    if prompt_chunk is None:
+        return 1 if device.type == "cpu" else None
+    if isinstance(prompt_chunk, bool) or not isinstance(prompt_chunk, int) or prompt_chunk < 1:
+        raise InputError(f"prompt_chunk: expected a positive integer or None, got {prompt_chunk!r}")
+    return prompt_chunk
+
+
 def check_precision(precision: object) -> Precision:
     """``precision`` as a :data:`Precision`, or an :class:`InputError` listing the choices."""
     if precision not in PRECISIONS:

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 import torch
 from torch import Tensor
 
-from sam3lib.backends.base import Precision, check_flag, check_options
+from sam3lib.backends.base import Precision, check_flag, check_options, check_prompt_chunk
 from sam3lib.backends.heap import release_freed_heap
 from sam3lib.backends.torch_compile import CompileMode, check_compile, entry_points
 from sam3lib.checkpoint.loader import load_resolved_model
@@ -195,16 +195,6 @@ def create(
     compile_mode = check_compile(options.get("compile", False), device)
     model = load_resolved_model(checkpoint, device=device)
     return EagerBackend(model, tf32=tf32, prompt_chunk=prompt_chunk, compile=compile_mode or False)
-
-
-def check_prompt_chunk(prompt_chunk: object, device: torch.device) -> int | None:
-    """The prompts per decode pass: ``prompt_chunk`` if a positive int; by default (None) 1 on
-    the CPU and unbounded (None) elsewhere."""
-    if prompt_chunk is None:
-        return 1 if device.type == "cpu" else None
-    if isinstance(prompt_chunk, bool) or not isinstance(prompt_chunk, int) or prompt_chunk < 1:
-        raise InputError(f"prompt_chunk: expected a positive integer or None, got {prompt_chunk!r}")
-    return prompt_chunk
 
 
 def _prompt_rows(tensor: Tensor | None, rows: slice) -> Tensor | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from sam3lib.backends.base import Precision
+from sam3lib.backends.base import Precision, check_prompt_chunk
 from sam3lib.errors import InputError
 from sam3lib.export.manifest import ExportManifest
 from sam3lib.model.config import Sam3Config
@@ -31,15 +31,28 @@ class ExportedGraphBackend(ABC):
         manifest: the export's manifest (its graphs, sizes and configuration).
         precision: what the engine computes in.
         device: where inputs arrive and outputs are returned.
+        prompt_chunk: most prompts per decoder call (and never more than ``max_prompts``); by
+            default 1 on the CPU, where a batch of prompts only adds memory traffic (as for
+            the torch backends), and ``max_prompts`` elsewhere.
     """
 
     name: str
 
-    def __init__(self, manifest: ExportManifest, precision: Precision, device: torch.device):
+    def __init__(
+        self,
+        manifest: ExportManifest,
+        precision: Precision,
+        device: torch.device,
+        prompt_chunk: int | None = None,
+    ) -> None:
         self.manifest = manifest
         self.precision = precision
         self.device = device
         self.config: Sam3Config = manifest.config
+        chunk = check_prompt_chunk(prompt_chunk, device)
+        self.prompt_chunk = (
+            manifest.max_prompts if chunk is None else min(chunk, manifest.max_prompts)
+        )
 
     @abstractmethod
     def run_graph(self, graph: str, inputs: Mapping[str, Tensor]) -> list[Tensor]:
@@ -152,11 +165,13 @@ class ExportedGraphBackend(ABC):
                 },
             )
 
-        return Sam3Outputs(*self._over_prompts(text_features.shape[0], run))
+        return Sam3Outputs(*self._over_prompts(text_features.shape[0], run, self.prompt_chunk))
 
-    def _over_prompts(self, count: int, run: Callable[[slice], Sequence[Tensor]]) -> list[Tensor]:
-        """Run ``run`` on slices of at most ``max_prompts`` prompts; concatenate the outputs."""
-        step = self.manifest.max_prompts
+    def _over_prompts(
+        self, count: int, run: Callable[[slice], Sequence[Tensor]], step: int | None = None
+    ) -> list[Tensor]:
+        """Run ``run`` on slices of ``step`` prompts (default ``max_prompts``); concatenate."""
+        step = step or self.manifest.max_prompts
         parts = [run(slice(start, start + step)) for start in range(0, count, step)]
         return [torch.cat(outputs) for outputs in zip(*parts, strict=True)]
 

@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from sam3lib.backends.base import Precision, check_options
+from sam3lib.backends.base import Precision, check_options, check_prompt_chunk
 from sam3lib.backends.exported import ExportedGraphBackend
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint
 from sam3lib.errors import BackendUnavailableError, InputError
 from sam3lib.export.manifest import ExportManifest
 from sam3lib.export.prepare import EXPORT_OPTIONS
 
-OPTIONS = (*EXPORT_OPTIONS, "threads")
+OPTIONS = (*EXPORT_OPTIONS, "threads", "prompt_chunk")
 
 
 class OnnxRuntimeBackend(ExportedGraphBackend):
@@ -40,6 +40,7 @@ class OnnxRuntimeBackend(ExportedGraphBackend):
         manifest: its manifest.
         device: CPU, or a CUDA device when onnxruntime has the CUDA provider.
         threads: intra-op threads per session (default: onnxruntime's, one per core).
+        prompt_chunk: most prompts per decoder call (see :class:`ExportedGraphBackend`).
     """
 
     name = "onnxruntime"
@@ -51,9 +52,10 @@ class OnnxRuntimeBackend(ExportedGraphBackend):
         *,
         device: torch.device | None = None,
         threads: int | None = None,
+        prompt_chunk: int | None = None,
     ) -> None:
         device = torch.device("cpu") if device is None else device
-        super().__init__(manifest, "fp32", device)
+        super().__init__(manifest, "fp32", device, prompt_chunk)
         ort = _import_onnxruntime()
         providers = _providers(ort, device)
         session_options = ort.SessionOptions()
@@ -86,7 +88,7 @@ def create(
 
     Options: ``onnx_dir`` (an export directory to run), ``cache_dir`` (where graphs exported
     from a weights checkpoint are kept), ``batch``/``max_prompts``/``max_boxes`` (sizes of such
-    an export), ``threads``, ``progress``.
+    an export), ``threads``, ``prompt_chunk``, ``progress``.
     """
     check_options("onnxruntime", options, OPTIONS)
     if precision != "fp32":
@@ -99,11 +101,14 @@ def create(
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
         raise InputError(f"threads: expected a positive integer or None, got {threads!r}")
+    prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
     _providers(_import_onnxruntime(), device)  # fail before a long export, not after
     from sam3lib.export.prepare import prepare_export_for_backend
 
     directory, manifest = prepare_export_for_backend(checkpoint, options)
-    return OnnxRuntimeBackend(directory, manifest, device=device, threads=threads)
+    return OnnxRuntimeBackend(
+        directory, manifest, device=device, threads=threads, prompt_chunk=prompt_chunk
+    )
 
 
 def _import_onnxruntime() -> Any:
