@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
@@ -26,35 +28,40 @@ def _run(
     return [*image, *prompt, *backend.decode(image, prompt, **box_prompt)]
 
 
-def test_compiled_eager_backend_gives_the_eager_outputs(
+def _eager(model: Sam3Model, compile: bool) -> EagerBackend:
+    return EagerBackend(model, compile=compile)
+
+
+def _amp_bf16(model: Sam3Model, compile: bool) -> AmpBackend:
+    return AmpBackend(model, precision="bf16", compile=compile)
+
+
+@pytest.mark.parametrize(
+    ("build", "tolerance"),
+    [
+        (_eager, 1e-4),
+        # bf16 rounds differently once elementwise work is fused: a bf16 step of the values.
+        pytest.param(_amp_bf16, 2e-2, marks=pytest.mark.slow),
+    ],
+    ids=["eager", "amp-bf16"],
+)
+def test_compiled_backend_gives_the_uncompiled_outputs(
     model: Sam3Model,
     pixels: torch.Tensor,
     text: tuple[torch.Tensor, torch.Tensor],
     box_prompt: dict[str, torch.Tensor],
+    build: Callable[[Sam3Model, bool], EagerBackend | AmpBackend],
+    tolerance: float,
 ) -> None:
-    expected = _run(EagerBackend(model), pixels, text, box_prompt)
-    compiled = EagerBackend(model, compile=True)
+    expected = _run(build(model, False), pixels, text, box_prompt)
+    compiled = build(model, True)
     got = _run(compiled, pixels, text, box_prompt)
     assert compiled.compile_mode == "default"
     for want, have in zip(expected, got, strict=True):
-        torch.testing.assert_close(have, want, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(have, want, rtol=tolerance, atol=tolerance)
     # Input checks still run first, whatever the compiler traced.
     with pytest.raises(InputError, match="pixels must have shape"):
         compiled.encode_image(pixels[:, :, :-1])
-
-
-@pytest.mark.slow
-def test_compiled_amp_backend_gives_the_amp_outputs(
-    model: Sam3Model,
-    pixels: torch.Tensor,
-    text: tuple[torch.Tensor, torch.Tensor],
-    box_prompt: dict[str, torch.Tensor],
-) -> None:
-    expected = _run(AmpBackend(model, precision="bf16"), pixels, text, box_prompt)
-    got = _run(AmpBackend(model, precision="bf16", compile=True), pixels, text, box_prompt)
-    for want, have in zip(expected, got, strict=True):
-        # bf16 rounds differently once elementwise work is fused: a bf16 step of the values.
-        torch.testing.assert_close(have, want, rtol=2e-2, atol=2e-2)
 
 
 @pytest.mark.parametrize(
