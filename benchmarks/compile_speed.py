@@ -44,12 +44,21 @@ def timed(
     return time.perf_counter() - started, outputs
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=("full", "tiny"), default="full")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32")
-    parser.add_argument("--repeats", type=int, default=2, help="warm calls of each, alternating")
+    parser.add_argument(
+        "--repeats", type=_positive, default=2, help="warm calls of each, alternating"
+    )
     args = parser.parse_args()
     config = Sam3Config.sam3() if args.size == "full" else Sam3Config.tiny()
     eager = build(config, args.device, args.precision, compile_mode=False)

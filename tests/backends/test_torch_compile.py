@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
+from torch._inductor import config as inductor_config
 
-from sam3lib.backends import create_backend
+from helpers.toolchain import requires_cpp_compiler
+from sam3lib.backends import amp, create_backend, eager
 from sam3lib.backends.amp import AmpBackend
 from sam3lib.backends.eager import EagerBackend
 from sam3lib.backends.torch_compile import check_compile
@@ -45,6 +48,7 @@ def _amp_bf16(model: Sam3Model, compile: bool) -> AmpBackend:
     ],
     ids=["eager", "amp-bf16"],
 )
+@requires_cpp_compiler
 def test_compiled_backend_gives_the_uncompiled_outputs(
     model: Sam3Model,
     pixels: torch.Tensor,
@@ -55,24 +59,34 @@ def test_compiled_backend_gives_the_uncompiled_outputs(
 ) -> None:
     expected = _run(build(model, False), pixels, text, box_prompt)
     compiled = build(model, True)
+    counters["stats"].clear()
     got = _run(compiled, pixels, text, box_prompt)
+    # Graphs were compiled (past PyTorch's recompile limit it would run eager, silently).
+    assert counters["stats"]["unique_graphs"] >= 3
     assert compiled.compile_mode == "default"
     for want, have in zip(expected, got, strict=True):
         torch.testing.assert_close(have, want, rtol=tolerance, atol=tolerance)
-    # Input checks still run first, whatever the compiler traced.
+    # The model's input check, traced into the compiled call, still raises the typed error.
     with pytest.raises(InputError, match="pixels must have shape"):
         compiled.encode_image(pixels[:, :, :-1])
 
 
 @pytest.mark.parametrize(
     ("value", "mode"),
-    [(False, None), (None, None), (True, "default"), ("max-autotune", "max-autotune")],
+    [
+        (False, None),
+        (None, None),
+        (True, "default"),
+        ("max-autotune-no-cudagraphs", "max-autotune-no-cudagraphs"),
+    ],
 )
+@requires_cpp_compiler
 def test_compile_values_name_a_mode(value: object, mode: str | None) -> None:
     assert check_compile(value, CPU) == mode
 
 
-@pytest.mark.parametrize("value", ["fast", 1, "Default"])
+# CUDA-graph modes are refused: a replay overwrites the outputs the backend hands out.
+@pytest.mark.parametrize("value", ["fast", 1, "Default", "reduce-overhead", "max-autotune"])
 def test_unknown_compile_values_are_refused(value: object) -> None:
     with pytest.raises(InputError, match="compile: expected True, False or one of default"):
         check_compile(value, CPU)
@@ -81,11 +95,16 @@ def test_unknown_compile_values_are_refused(value: object) -> None:
 def test_a_missing_cpp_compiler_is_reported_before_loading(
     resolved: ResolvedCheckpoint, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CXX", "no-such-compiler++")
-    with pytest.raises(BackendUnavailableError, match="no-such-compiler\\+\\+, which is not on"):
-        create_backend("eager", resolved, compile=True)
-    with pytest.raises(BackendUnavailableError, match="C\\+\\+ kernels"):
-        create_backend("amp", resolved, precision="bf16", compile=True)
+    def no_loading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("weights were loaded before the options were checked")
+
+    monkeypatch.setattr(eager, "load_resolved_model", no_loading)
+    monkeypatch.setattr(amp, "load_resolved_model", no_loading)
+    with inductor_config.patch({"cpp.cxx": (None, "no-such-compiler++")}):
+        with pytest.raises(BackendUnavailableError, match="no-such-compiler\\+\\+, which is not"):
+            create_backend("eager", resolved, compile=True)
+        with pytest.raises(BackendUnavailableError, match="C\\+\\+ kernels"):
+            create_backend("amp", resolved, precision="bf16", compile=True)
     assert check_compile(False, CPU) is None  # off needs no compiler
 
 
@@ -102,6 +121,7 @@ def test_missing_triton_is_reported_for_cuda(monkeypatch: pytest.MonkeyPatch) ->
         check_compile(True, torch.device("cuda"))
 
 
+@requires_cpp_compiler
 def test_registry_passes_the_option_through(resolved: ResolvedCheckpoint) -> None:
     backend = create_backend("eager", resolved, compile="max-autotune-no-cudagraphs")
     assert isinstance(backend, EagerBackend)

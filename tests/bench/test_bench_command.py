@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers.toolchain import requires_cpp_compiler
 from sam3lib.bench import command
 from sam3lib.bench.command import Variant, main, variants
 from sam3lib.bench.runners import STAGES
@@ -45,6 +46,7 @@ def test_tiny_run_compares_with_transformers_and_writes_json_and_markdown(
     assert "### onnxruntime fp32 on cpu" in page.read_text()
 
 
+@requires_cpp_compiler
 def test_compiled_variants_are_timed_after_their_eager_twins(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     argv = ["--size", "tiny", "--repeats", "1", "--backend", "eager", "--compile"]
@@ -99,6 +101,7 @@ def test_variants_cover_each_runnable_backend_in_each_precision_it_runs(
         "cuda": ["amp", "eager", "onnxruntime", "tensorrt"],
     }
     monkeypatch.setattr(command, "available_backends", lambda device: runnable[device])
+    monkeypatch.setattr(command, "onnxruntime_runs_on", lambda device: True)
     assert _pairs(variants(None, None, "cpu")) == [
         ("eager", "fp32"),
         ("amp", "bf16"),
@@ -140,3 +143,24 @@ def test_variants_that_cannot_run_are_refused(
     )
     with pytest.raises(Sam3Error, match=message):
         variants(backends, precisions, "cpu", compiled=compiled)
+
+
+def test_an_onnxruntime_without_a_gpu_provider_is_left_out_on_a_gpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(command, "available_backends", lambda device: ["eager", "onnxruntime"])
+    monkeypatch.setattr(command, "onnxruntime_runs_on", lambda device: device == "cpu")
+    assert _pairs(variants(None, ["fp32"], "cuda")) == [("eager", "fp32")]
+    assert _pairs(variants(None, ["fp32"], "cpu")) == [("eager", "fp32"), ("onnxruntime", "fp32")]
+    with pytest.raises(Sam3Error, match="onnxruntime cannot run on cuda"):
+        variants(["onnxruntime"], None, "cuda")
+
+
+def test_onnxruntime_reports_which_devices_it_has_a_provider_for() -> None:
+    import onnxruntime
+
+    from sam3lib.bench.command import onnxruntime_runs_on
+
+    assert onnxruntime_runs_on("cpu")
+    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    assert onnxruntime_runs_on("cuda") == has_cuda

@@ -78,7 +78,10 @@ class OnnxRuntimeBackend(ExportedGraphBackend):
         ]
 
     def __repr__(self) -> str:
-        return f"OnnxRuntimeBackend(device={self.device}, providers={self.providers})"
+        return (
+            f"OnnxRuntimeBackend(device={self.device}, providers={self.providers}, "
+            f"prompt_chunk={self.prompt_chunk})"
+        )
 
 
 def create(
@@ -109,6 +112,16 @@ def create(
     return OnnxRuntimeBackend(
         directory, manifest, device=device, threads=threads, prompt_chunk=prompt_chunk
     )
+
+
+def runs_on(device: torch.device) -> bool:
+    """Whether the installed onnxruntime has an execution provider for ``device`` (a CPU-only
+    build has none for CUDA)."""
+    try:
+        _providers(_import_onnxruntime(), device)
+    except BackendUnavailableError:
+        return False
+    return True
 
 
 def _import_onnxruntime() -> Any:

@@ -1,7 +1,7 @@
 """The ``compile`` option of the torch backends: the model's entry points under ``torch.compile``.
 
 Each of ``encode_image``, ``encode_text`` and ``decode`` becomes one compiled function, built on
-its first call (about 70 s for the full-size image encoder on the 2-core CPU) and again for each
+its first call (about 90 s for the full-size image encoder on the 2-core CPU) and again for each
 new input shape, up to PyTorch's recompile limit. Inductor fuses the elementwise work around the
 matmuls (norms, activations, residual sums, RoPE) and, on CUDA, cuts the per-kernel launch cost
 that dominates small batches. On the CPU the full-size image encoder is matmul-bound and ran at
@@ -18,9 +18,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -30,7 +28,10 @@ import torch
 from sam3lib.errors import BackendUnavailableError, InputError
 from sam3lib.model import ImageFeatures, Sam3Model, Sam3Outputs, TextFeatures
 
-CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+# Modes that capture CUDA graphs ("reduce-overhead", "max-autotune") are left out: a graph's
+# outputs are overwritten by its next replay, and a backend's outputs (image features, cached
+# text features, decoded chunks) must outlive the call that made them.
+CompileMode = Literal["default", "max-autotune-no-cudagraphs"]
 COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
 
 
@@ -79,13 +80,15 @@ def check_compile(value: object, device: torch.device) -> CompileMode | None:
 
 def _check_toolchain(device: torch.device) -> None:
     if device.type == "cpu":
-        # Inductor calls $CXX, else g++ (clang++ on macOS).
-        compiler = os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
-        if shutil.which(compiler) is None:
+        from torch._inductor import config  # the compiler inductor will call (from $CXX)
+
+        compilers = [name for name in config.cpp.cxx if name]
+        if not any(shutil.which(name) for name in compilers):
             raise BackendUnavailableError(
-                f"compile: torch.compile builds C++ kernels on the CPU with {compiler}, which "
-                "is not on PATH; install it (e.g. apt install g++), point $CXX at a C++ "
-                "compiler, or leave compile off"
+                f"compile: torch.compile builds C++ kernels on the CPU with "
+                f"{' or '.join(compilers) or 'a C++ compiler'}, which is not on PATH; install "
+                "one (e.g. apt install g++), point $CXX at a C++ compiler before importing "
+                "torch, or leave compile off"
             )
     elif device.type == "cuda" and importlib.util.find_spec("triton") is None:
         raise BackendUnavailableError(
