@@ -77,14 +77,14 @@ class AmpBackend(TorchBackend):
         precision: Precision = "bf16",
         cast_weights: bool = False,
         prompt_chunk: int | None = None,
-        compile: bool | CompileMode = False,
+        compile: bool | CompileMode | None = False,
     ) -> None:
         device = next(model.parameters()).device
         super().__init__(model, check_amp_precision(precision, device), prompt_chunk, compile)
         self.dtype = DTYPES[self.precision]
         self.cast_weights = check_flag("cast_weights", cast_weights)
         _check_fp32_islands(model)
-        if cast_weights:  # compiled calls capture the weights at their first call, not here
+        if cast_weights:
             cast_to_low_precision(model, self.dtype)
 
     def _numerics(self) -> AbstractContextManager[object]:
@@ -109,7 +109,7 @@ def create(
     check_options("amp", options, ("cast_weights", "prompt_chunk", "compile"))
     check_amp_precision(precision, device)
     prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
-    compile_mode = check_compile(options.get("compile", False), device) or False
+    compile_mode = check_compile(options.get("compile", False), device)
     if not check_flag("cast_weights", options.get("cast_weights", False)):
         model = load_resolved_model(checkpoint, device=device)
         return AmpBackend(

@@ -57,7 +57,7 @@ class TorchBackend:
         model: Sam3Model,
         precision: Precision,
         prompt_chunk: int | None = None,
-        compile: bool | CompileMode = False,
+        compile: bool | CompileMode | None = False,
     ) -> None:
         self.model = model.eval()
         self.precision = precision
@@ -151,7 +151,7 @@ class EagerBackend(TorchBackend):
         *,
         tf32: bool = False,
         prompt_chunk: int | None = None,
-        compile: bool | CompileMode = False,
+        compile: bool | CompileMode | None = False,
     ) -> None:
         check_tf32(tf32, next(model.parameters()).device)
         low = sorted({str(p.dtype) for p in model.parameters() if p.dtype != torch.float32})
@@ -194,7 +194,7 @@ def create(
     prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
     compile_mode = check_compile(options.get("compile", False), device)
     model = load_resolved_model(checkpoint, device=device)
-    return EagerBackend(model, tf32=tf32, prompt_chunk=prompt_chunk, compile=compile_mode or False)
+    return EagerBackend(model, tf32=tf32, prompt_chunk=prompt_chunk, compile=compile_mode)
 
 
 def _prompt_rows(tensor: Tensor | None, rows: slice) -> Tensor | None:
