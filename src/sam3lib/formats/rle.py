@@ -25,6 +25,7 @@ __all__ = ["decode_rle", "encode_rle"]
 _CHAR_OFFSET = 48  # '0'; pycocotools' characters span '0' (48) to 'o' (111)
 # 12 groups of 5 bits = 60 bits, the most a signed 64-bit value needs; longer means garbage.
 _MAX_GROUPS = 12
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 def encode_rle(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
@@ -81,12 +82,20 @@ def decode_rle(rle: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
         raise InputError(f"rle: expected a mapping with 'size' and 'counts', got {describe(rle)}")
     height, width = _size(rle.get("size"))
     counts = rle.get("counts")
+    if isinstance(counts, str) and not counts.isascii():
+        raise InputError("rle: 'counts' holds non-ASCII characters; not a COCO RLE string")
     if isinstance(counts, (str, bytes)):
         runs = _from_chars(counts.encode("ascii") if isinstance(counts, str) else counts)
     else:
         runs = _uncompressed_runs(counts)
     if (runs < 0).any():
         raise InputError("rle: 'counts' holds negative run lengths")
+    # Bounded runs cannot overflow the int64 sum below (a wrapped sum would let np.repeat
+    # write past its buffer).
+    if (runs > min(height * width, _INT64_MAX)).any():
+        raise InputError(
+            f"rle: 'counts' holds a run longer than the {height * width} pixels of 'size'"
+        )
     if int(runs.sum()) != height * width:
         raise InputError(
             f"rle: the runs cover {int(runs.sum())} pixels but 'size' {[height, width]} "
@@ -162,12 +171,16 @@ def _uncompressed_runs(counts: object) -> npt.NDArray[np.int64]:
             "rle: 'counts' must be a compressed string (str or bytes) or a list of ints, "
             f"got {describe(counts)}"
         )
+    if any(abs(int(run)) > _INT64_MAX for run in counts):
+        raise InputError("rle: 'counts' holds a run length too large for any mask")
     return np.asarray(counts, dtype=np.int64).reshape(-1)
 
 
 def _size(size: object) -> tuple[int, int]:
+    if isinstance(size, np.ndarray):
+        size = size.tolist()  # a 0-d array becomes a number, refused below
     if (
-        isinstance(size, (Sequence, np.ndarray))
+        isinstance(size, Sequence)
         and not isinstance(size, (str, bytes))
         and len(size) == 2
         and all(isinstance(side, (int, np.integer)) and not isinstance(side, bool) for side in size)
