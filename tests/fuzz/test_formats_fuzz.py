@@ -205,7 +205,7 @@ def test_runs_whose_int64_sum_wraps_around_are_refused() -> None:
     # and np.repeat then wrote 2**64 values into a one-pixel buffer (a segmentation fault).
     runs = [1] + [2**58] * 64
     for counts in (runs, rle_string(runs)):
-        with pytest.raises(InputError, match="longer than the 1 pixels"):
+        with pytest.raises(InputError, match=f"cover {2**64 + 1} pixels"):
             decode_rle({"size": [1, 1], "counts": counts})
 
 

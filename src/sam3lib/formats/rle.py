@@ -90,15 +90,13 @@ def decode_rle(rle: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
         runs = _uncompressed_runs(counts)
     if (runs < 0).any():
         raise InputError("rle: 'counts' holds negative run lengths")
-    # Bounded runs cannot overflow the int64 sum below (a wrapped sum would let np.repeat
-    # write past its buffer).
-    if (runs > min(height * width, _INT64_MAX)).any():
+    # Runs longer than the mask could wrap the int64 sum around to H * W, and np.repeat would
+    # then write past its buffer: those are summed exactly, in Python integers.
+    long_runs = bool((runs > min(height * width, _INT64_MAX)).any())
+    covered = sum(runs.tolist()) if long_runs else int(runs.sum())
+    if covered != height * width:
         raise InputError(
-            f"rle: 'counts' holds a run longer than the {height * width} pixels of 'size'"
-        )
-    if int(runs.sum()) != height * width:
-        raise InputError(
-            f"rle: the runs cover {int(runs.sum())} pixels but 'size' {[height, width]} "
+            f"rle: the runs cover {covered} pixels but 'size' {[height, width]} "
             f"has {height * width}"
         )
     values = (np.arange(runs.size) % 2).astype(np.bool_)
