@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
@@ -99,14 +100,69 @@ def test_an_unknown_suffix_is_an_error(tmp_path: Path) -> None:
         read_state_dict(path)
 
 
+def _safetensors_with_header(path: Path, header: dict[str, object], data: bytes) -> Path:
+    raw = json.dumps(header).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("header", "why"),
+    [
+        ({"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 12]}}, "bytes 0..12"),
+        ({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": []}, "malformed"),
+        ({"a": {"dtype": "X9", "shape": [2], "data_offsets": [0, 8]}}, "malformed"),
+        ({"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, -8]}}, "shape"),
+        ({"a": {"dtype": "F32", "shape": [64], "data_offsets": [0, 256]}}, "past the end"),
+    ],
+)
+def test_a_safetensors_header_that_does_not_fit_its_data_is_corrupt(
+    tmp_path: Path, header: dict[str, object], why: str
+) -> None:
+    path = _safetensors_with_header(tmp_path / "w.safetensors", header, bytes(16))
+    with pytest.raises(CorruptCheckpointError, match=why):
+        read_state_dict(path)
+
+
+def test_a_safetensors_header_longer_than_the_file_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "w.safetensors"
+    path.write_bytes((10**6).to_bytes(8, "little") + b'{"a": 1}')
+    with pytest.raises(CorruptCheckpointError, match="header claims"):
+        read_state_dict(path)
+
+
 PROC_MAPS = Path("/proc/self/maps")
 
 
 @pytest.mark.skipif(not PROC_MAPS.exists(), reason="reads Linux's list of memory mappings")
 @pytest.mark.parametrize("name", ["w.safetensors", "w.pt"])
-def test_files_are_memory_mapped_not_read(tmp_path: Path, name: str) -> None:
+def test_tensors_are_read_into_aligned_storages_of_their_own(tmp_path: Path, name: str) -> None:
+    """Not views into a mapped file: kernels then see each weight at an aligned address of
+    its own, whichever file it came from (mapped weights sit wherever the file put them)."""
     path = tmp_path / name
     save_safetensors(path, TENSORS) if name.endswith(".safetensors") else save_pt(path, TENSORS)
     state_dict = read_state_dict(path)
-    assert str(path.resolve()) in PROC_MAPS.read_text()
+    assert str(path.resolve()) not in PROC_MAPS.read_text()
+    for tensor in state_dict.values():
+        assert tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+        assert tensor.storage_offset() == 0
+        assert tensor.data_ptr() % 64 == 0
     _assert_same(state_dict)
+
+
+@pytest.mark.parametrize(
+    "dtype", [torch.float16, torch.bfloat16, torch.int64, torch.bool, torch.uint8, torch.float64]
+)
+def test_reads_every_safetensors_dtype_and_empty_and_scalar_tensors(
+    tmp_path: Path, dtype: torch.dtype
+) -> None:
+    tensors = {
+        "values": (torch.arange(24) % 5).reshape(2, 3, 4).to(dtype),
+        "empty": torch.zeros(0, 3, dtype=dtype),
+        "scalar": torch.tensor(1, dtype=dtype),
+    }
+    actual = read_state_dict(save_safetensors(tmp_path / "w.safetensors", tensors))
+    assert actual.keys() == tensors.keys()
+    for key, tensor in tensors.items():
+        assert actual[key].dtype == dtype and actual[key].shape == tensor.shape
+        assert torch.equal(actual[key], tensor), key

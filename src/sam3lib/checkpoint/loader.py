@@ -1,8 +1,10 @@
 """Build a SAM 3 model from a checkpoint, with no random init and no second copy of the weights.
 
-The model is built on the ``meta`` device (parameters without storage), the checkpoint is
-memory-mapped, converted to our layout, checked strictly against the model's keys and shapes,
-and its tensors become the model's parameters (``load_state_dict(assign=True)``).
+The model is built on the ``meta`` device (parameters without storage), the checkpoint is read,
+converted to our layout, checked strictly against the model's keys and shapes, and its tensors
+become the model's parameters (``load_state_dict(assign=True)``). Every parameter ends up an
+owned, contiguous, 64-byte-aligned tensor: the same weights then run through the same kernels
+whichever layout they came from (see :mod:`sam3lib.checkpoint.files`).
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def load_weights(
     state_dict = to_our_layout(read_state_dict(weights_path))
     expected = {key: value.shape for key, value in model.state_dict().items()}
     check_state_dict(state_dict, expected, source=str(weights_path))
-    placed = {key: _place(tensor, device, dtype) for key, tensor in state_dict.items()}
+    # Popped one by one, so that a fused tensor split into views (Meta's qkv) is freed as soon
+    # as its last view has its own copy: the peak stays near one copy of the weights.
+    placed = {key: _owned(state_dict.pop(key), device, dtype) for key in list(state_dict)}
     model.load_state_dict(placed, strict=True, assign=True)
     on_meta = [
         name
@@ -171,8 +175,27 @@ def check_state_dict(
         raise CheckpointKeyError(f"{source} does not match the model:\n" + "\n".join(problems))
 
 
-def _place(tensor: Tensor, device: str | torch.device, dtype: torch.dtype) -> Tensor:
-    """Move and cast; a no-op (no copy) when the tensor already has that device and dtype."""
-    if tensor.is_floating_point():
-        return tensor.to(device=device, dtype=dtype)
-    return tensor.to(device=device)
+# PyTorch's CPU allocator aligns every allocation to 64 bytes (a cache line, an AVX-512 vector).
+_ALIGNMENT = 64
+
+
+def _owned(tensor: Tensor, device: str | torch.device, dtype: torch.dtype) -> Tensor:
+    """``tensor`` on ``device`` (floating point cast to ``dtype``) in a storage of its own.
+
+    Views into another tensor (split q/k/v, a sliced position table, a transpose) and
+    misaligned data are copied into a fresh allocation; a tensor that already owns aligned
+    memory of the right device and dtype is kept as it is, without a copy.
+    """
+    target = torch.device(device)
+    wanted = dtype if tensor.is_floating_point() else tensor.dtype
+    owns_aligned_memory = (
+        tensor.device == target
+        and tensor.dtype == wanted
+        and tensor.is_contiguous()
+        and tensor.storage_offset() == 0
+        and tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+        and tensor.data_ptr() % _ALIGNMENT == 0
+    )
+    if owns_aligned_memory:
+        return tensor
+    return torch.empty(tensor.shape, dtype=wanted, device=target).copy_(tensor)
