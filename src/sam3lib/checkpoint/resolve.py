@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import huggingface_hub
+from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -77,7 +79,8 @@ def resolve_checkpoint(
     Raises:
         CheckpointError: if a local path does not exist, a revision is unknown, or
             ``HF_HUB_OFFLINE`` is set and the files are not cached.
-        HubAccessError: if the hub refuses access (gated, private, bad token) or is unreachable.
+        HubAccessError: if the hub refuses access (gated, private, bad token), is unreachable,
+            or a download is cut short.
         NotASam3CheckpointError: if the directory or repository holds no weights file.
 
     Example:
@@ -129,9 +132,16 @@ def _resolve_directory(directory: Path, source: str) -> ResolvedCheckpoint:
 
 
 def _hub_offline() -> bool:
-    """Whether ``HF_HUB_OFFLINE`` is set, read now (huggingface_hub reads it once, at import)."""
-    from_environment = os.environ.get("HF_HUB_OFFLINE", "").upper() in _TRUE_VALUES
-    return huggingface_hub.constants.HF_HUB_OFFLINE or from_environment
+    """Whether the hub is off limits: huggingface_hub's flag or the same variables read now.
+
+    huggingface_hub reads ``HF_HUB_OFFLINE`` (else ``TRANSFORMERS_OFFLINE``) once, when
+    ``huggingface_hub.constants`` is imported, and then refuses every request; reading the
+    variables again here also honours them when set after that import (a notebook, a test).
+    ``constants`` is imported by name above: ``huggingface_hub`` loads its submodules lazily,
+    so ``huggingface_hub.constants`` is no attribute until something imports it.
+    """
+    now = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return hub_constants.HF_HUB_OFFLINE or now.upper() in _TRUE_VALUES
 
 
 def _resolve_hub(
@@ -141,56 +151,108 @@ def _resolve_hub(
     token: str | None,
     cache_dir: str | os.PathLike[str] | None,
 ) -> ResolvedCheckpoint:
-    offline = _hub_offline()
-
-    def download(filename: str) -> Path:
-        try:
-            return Path(
-                huggingface_hub.hf_hub_download(
-                    repo_id,
-                    filename,
-                    revision=revision,
-                    token=token,
-                    cache_dir=None if cache_dir is None else Path(cache_dir),
-                    local_files_only=offline,
-                )
-            )
-        except EntryNotFoundError:
-            raise  # the callers decide whether the file was optional
-        except HfHubHTTPError as err:
-            raise _hub_error(err, repo_id, revision, token) from err
-
-    def download_optional(filename: str) -> Path | None:
-        try:
-            return download(filename)
-        except EntryNotFoundError:
-            return None  # absent from the repository, or from the cache when offline
-
+    hub = _HubFiles(repo_id, revision, token, cache_dir, local_only=_hub_offline())
     # config.json first: it is small, so access problems show up before a large download.
-    config = download_optional(CONFIG_FILENAME)
-    tokenizer = {name: download_optional(name) for name in TOKENIZER_FILENAMES}
+    config = hub.fetch_optional(CONFIG_FILENAME)
+    tokenizer = {name: hub.fetch_optional(name) for name in TOKENIZER_FILENAMES}
     try:
-        weights = download(HUB_WEIGHTS_FILENAME)
+        weights = hub.fetch(HUB_WEIGHTS_FILENAME)
     except EntryNotFoundError as err:
-        raise _missing_file_error(err, repo_id, HUB_WEIGHTS_FILENAME, offline) from err
+        raise _missing_file_error(err, repo_id, HUB_WEIGHTS_FILENAME, hub.unreachable) from err
     return ResolvedCheckpoint(
         repo_id, weights, config, {name: p for name, p in tokenizer.items() if p is not None}
     )
 
 
+@dataclass
+class _HubFiles:
+    """One repository's files through huggingface_hub's cache, errors made sam3lib's.
+
+    Attributes:
+        local_only: read the cache only (offline, or once the hub proved unreachable).
+        unreachable: the hub did not answer for a file that is not cached.
+    """
+
+    repo_id: str
+    revision: str | None
+    token: str | None
+    cache_dir: str | os.PathLike[str] | None
+    local_only: bool
+    unreachable: bool = False
+
+    def fetch(self, filename: str) -> Path:
+        """The file's local path.
+
+        Raises:
+            EntryNotFoundError: not in the repository, or (``LocalEntryNotFoundError``) not
+                cached while offline or while the hub is unreachable.
+        """
+        try:
+            return Path(
+                huggingface_hub.hf_hub_download(
+                    self.repo_id,
+                    filename,
+                    revision=self.revision,
+                    token=self.token,
+                    cache_dir=None if self.cache_dir is None else Path(self.cache_dir),
+                    local_files_only=self.local_only,
+                )
+            )
+        except LocalEntryNotFoundError:
+            if not self.local_only:
+                # The hub gave no usable answer (huggingface_hub retries a refused connection
+                # for about half a minute per file): the next files come from the cache or not
+                # at all, rather than each waiting as long again.
+                self.unreachable = self.local_only = True
+            raise
+        except EntryNotFoundError:
+            raise  # the callers decide whether the file was optional
+        except HfHubHTTPError as err:
+            raise _hub_error(err, self.repo_id, self.revision, self.token) from err
+        except _transfer_errors() as err:
+            raise HubAccessError(
+                f"downloading {filename} of {self.repo_id} from the Hugging Face Hub failed "
+                f"({' '.join(str(err).split())}): retry; if it keeps failing, check your "
+                "connection (or proxy) and that the Hugging Face cache directory is writable"
+            ) from err
+
+    def fetch_optional(self, filename: str) -> Path | None:
+        """The file's local path, or None if the repository (or, offline, the cache) lacks it."""
+        try:
+            return self.fetch(filename)
+        except EntryNotFoundError:
+            return None
+
+
+def _transfer_errors() -> tuple[type[Exception], ...]:
+    """The exceptions of a download cut short, for the HTTP library huggingface_hub uses.
+
+    ``OSError`` covers requests (huggingface_hub < 1.0) and huggingface_hub's own check of the
+    size received; httpx and httpx2 (later versions) raise ``TransportError``s, which are not
+    ``OSError``s. Only modules already imported count: the one huggingface_hub uses is.
+    """
+    errors: list[type[Exception]] = [OSError]
+    for name in ("httpx", "httpx2"):
+        module = sys.modules.get(name)
+        if module is not None:
+            errors.append(module.TransportError)
+    return tuple(errors)
+
+
 def _missing_file_error(
-    err: EntryNotFoundError, repo_id: str, filename: str, offline: bool
+    err: EntryNotFoundError, repo_id: str, filename: str, unreachable: bool
 ) -> CheckpointError:
     if isinstance(err, LocalEntryNotFoundError):
-        if offline:
-            return CheckpointError(
-                f"{filename} of {repo_id} is not in the local Hugging Face cache and "
-                f"HF_HUB_OFFLINE is set: download it first (e.g. `hf download {repo_id}`) with "
-                "network access, or unset HF_HUB_OFFLINE"
+        if unreachable:
+            return HubAccessError(
+                f"could not reach the Hugging Face Hub ({hub_constants.ENDPOINT}) to download "
+                f"{filename} of {repo_id}, and it is not cached: check your connection (or "
+                "proxy, or HF_ENDPOINT), then retry"
             )
-        return HubAccessError(
-            f"could not reach the Hugging Face Hub to download {filename} of {repo_id}, and "
-            "it is not cached: check your connection (or proxy), then retry"
+        return CheckpointError(
+            f"{filename} of {repo_id} is not in the local Hugging Face cache and "
+            "HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) is set: download it first (e.g. "
+            f"`hf download {repo_id}`) with network access, or unset HF_HUB_OFFLINE"
         )
     return NotASam3CheckpointError(
         f"the hub repository {repo_id} has no {filename}; SAM 3 weights are expected there "
