@@ -31,6 +31,8 @@ they are.
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -59,6 +61,20 @@ _ACCEPTED = (
     "1, 3 or 4 channels and uint8, uint16 or float values in [0, 1]"
 )
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+# What Pillow's plugins raise on damaged, truncated or oversized image data: Image.open
+# itself treats SyntaxError, IndexError, TypeError and struct.error from a plugin as "not this
+# format"; decoding raises those and more (a QOI file cut inside its header: IndexError).
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
 
 
 @dataclass(frozen=True)
@@ -135,7 +151,8 @@ def to_rgb_uint8(image: ImageLike, *, argument: str = "image") -> torch.Tensor:
     if isinstance(image, Image.Image):
         return _from_pil(image, argument)
     if isinstance(image, np.ndarray):
-        return _from_hwc_array(image, argument, "numpy array")
+        # A subclass (np.matrix, masked arrays) as the plain array of its values.
+        return _from_hwc_array(np.asarray(image), argument, "numpy array")
     if isinstance(image, torch.Tensor):
         return _from_chw_tensor(image, argument)
     raise InputError(f"{argument}: expected {_ACCEPTED}; got {type(image).__name__}")
@@ -207,18 +224,30 @@ def normalize(rgb_uint8: torch.Tensor) -> torch.Tensor:
 
 
 def _read_image_file(path: Path, argument: str) -> torch.Tensor:
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError) as error:  # a name too long, a NUL byte
+        raise InputError(f"{argument}: not a usable file path: '{path}' ({error})") from error
+    if not exists:
         raise InputError(f"{argument}: file not found: '{path}'")
     try:
         with Image.open(path) as opened:
             opened.load()
             return _from_pil(opened, argument)
-    except OSError as error:  # not an image, a directory, truncated data, unreadable
+    except InputError:
+        raise
+    except _DECODE_ERRORS as error:  # not an image, a directory, damaged or truncated data
         raise InputError(f"{argument}: could not read '{path}' as an image ({error})") from error
 
 
 def _from_pil(image: Image.Image, argument: str) -> torch.Tensor:
-    image = ImageOps.exif_transpose(image)  # a no-op without an orientation tag
+    try:
+        image.load()  # a lazily opened image decodes here
+        image = ImageOps.exif_transpose(image)  # a no-op without an orientation tag
+    except _DECODE_ERRORS as error:
+        raise InputError(
+            f"{argument}: the PIL image could not be decoded ({error}); is the file damaged?"
+        ) from error
     if image.mode in _SIXTEEN_BIT_MODES:
         values = np.asarray(image)
         if values.size and (values.min() < 0 or values.max() > 65535):
@@ -237,13 +266,28 @@ def _from_pil(image: Image.Image, argument: str) -> torch.Tensor:
 
 
 def _from_chw_tensor(tensor: torch.Tensor, argument: str) -> torch.Tensor:
+    if tensor.is_nested or tensor.layout != torch.strided or tensor.is_quantized:
+        kind = "nested" if tensor.is_nested else "quantized" if tensor.is_quantized else "sparse"
+        raise InputError(
+            f"{argument}: expected a dense torch tensor, got a {kind} one; convert it with "
+            ".to_dense() or .dequantize() first"
+        )
+    if tensor.is_meta:
+        raise InputError(f"{argument}: a tensor on the meta device holds no pixels")
     _check_shape(tuple(tensor.shape), channels_first=True, argument=argument, kind="torch tensor")
-    if tensor.dtype in (torch.float16, torch.bfloat16):
-        tensor = tensor.float()  # numpy has no bfloat16
-    chw = tensor.detach().cpu()
+    if tensor.is_floating_point() and tensor.dtype not in (torch.float32, torch.float64):
+        tensor = tensor.float()  # numpy has no bfloat16 or float8; float16 widens exactly
+    chw = tensor.detach().cpu().resolve_conj().resolve_neg()
     if chw.ndim == 2:
         chw = chw.unsqueeze(0)
-    return _hwc_to_rgb_uint8(chw.permute(1, 2, 0).numpy(), argument)
+    try:
+        hwc = chw.permute(1, 2, 0).numpy()
+    except TypeError as error:  # a dtype numpy lacks, e.g. complex32
+        raise InputError(
+            f"{argument}: pixel dtype {tensor.dtype} is not accepted; expected uint8, uint16 "
+            "or float in [0, 1]"
+        ) from error
+    return _hwc_to_rgb_uint8(hwc, argument)
 
 
 def _from_hwc_array(array: npt.NDArray[np.generic], argument: str, kind: str) -> torch.Tensor:
@@ -284,6 +328,8 @@ def _hwc_to_rgb_uint8(hwc: npt.NDArray[np.generic], argument: str) -> torch.Tens
 
 
 def _to_uint8(values: npt.NDArray[np.generic], argument: str) -> npt.NDArray[np.uint8]:
+    if not values.dtype.isnative:  # e.g. big-endian data read from a file: same values
+        values = values.astype(values.dtype.newbyteorder("="))
     if values.dtype == np.uint8:
         return values.astype(np.uint8, copy=False)
     if values.dtype == np.uint16:
@@ -319,9 +365,17 @@ def _check_size(size: int, argument: str) -> None:
 
 def _as_device(device: torch.device | str) -> torch.device:
     try:
-        return torch.device(device)
+        target = torch.device(device)
     except (RuntimeError, TypeError) as error:
         raise InputError(f"device: not a torch device: {device!r}") from error
+    try:
+        torch.empty(0, device=target)
+    except (RuntimeError, AssertionError) as error:  # torch asserts on a CUDA-less build
+        raise InputError(
+            f"device: {device!r} is not available on this machine ({error}); use 'cpu' or "
+            "one of the devices torch sees"
+        ) from error
+    return target
 
 
 def _describe(value: object) -> str:
