@@ -65,6 +65,11 @@ def check_text_prompts(prompt: object, *, allow_none: bool) -> list[str] | None:
             raise InputError(f"prompt[{index}]: expected a string, got {_kind(text)}")
         if not text.strip():
             raise InputError(f"prompt[{index}]: the prompt is empty")
+        if not _is_unicode(text):
+            raise InputError(
+                f"prompt[{index}]: holds a lone surrogate, which is not text; decode the prompt "
+                "from its bytes with errors='replace'"
+            )
     return [str(text) for text in prompts]
 
 
@@ -110,11 +115,12 @@ def check_exemplars(
 
 
 def _boxes_array(boxes: BoxesLike) -> npt.NDArray[np.float64]:
-    if isinstance(boxes, torch.Tensor):
-        boxes = boxes.detach().cpu().to(torch.float64).numpy()
     try:
+        if isinstance(boxes, torch.Tensor):
+            boxes = boxes.detach().cpu().to(torch.float64).numpy()
         xyxy = np.asarray(boxes, dtype=np.float64)
-    except (TypeError, ValueError) as error:
+    # Ints beyond float64 overflow; sparse, meta and other unusual tensors refuse conversion.
+    except (TypeError, ValueError, OverflowError, RuntimeError, NotImplementedError) as error:
         raise InputError(
             f"boxes: expected (M, 4) numbers [x0, y0, x1, y1] in pixels, got {_kind(boxes)}"
         ) from error
@@ -133,20 +139,34 @@ def _boxes_array(boxes: BoxesLike) -> npt.NDArray[np.float64]:
 def _labels_array(box_labels: Sequence[int] | None, count: int) -> npt.NDArray[np.int64]:
     if box_labels is None:
         return np.ones(count, dtype=np.int64)
-    if isinstance(box_labels, torch.Tensor):
-        box_labels = box_labels.detach().cpu().tolist()
-    values = list(np.asarray(box_labels, dtype=object).reshape(-1))
+    try:
+        if isinstance(box_labels, torch.Tensor):
+            box_labels = box_labels.detach().cpu().tolist()
+        values = list(np.asarray(box_labels, dtype=object).reshape(-1))
+    except (TypeError, ValueError, RuntimeError, NotImplementedError) as error:  # ragged lists
+        raise InputError(
+            f"box_labels: expected {count} labels, 1 (positive) or 0 (negative); got "
+            f"{_kind(box_labels)}"
+        ) from error
     if len(values) != count:
         raise InputError(f"box_labels: expected {count} labels (one per box), got {len(values)}")
     for index, value in enumerate(values):
         number = value.item() if isinstance(value, np.generic) else value
         if isinstance(number, float) and math.isfinite(number) and number.is_integer():
             number = int(number)
-        if number not in (0, 1) or not isinstance(number, (int, bool)):
+        if not isinstance(number, (int, bool)) or number not in (0, 1):
             raise InputError(
                 f"box_labels[{index}]: expected 1 (positive) or 0 (negative), got {value!r}"
             )
     return np.asarray([int(v) for v in values], dtype=np.int64)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _kind(value: object) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
+import torch
 from torch import Tensor
 
 from sam3lib.errors import InputError
 from sam3lib.model.outputs import Sam3Outputs
-from sam3lib.postprocess._checks import check_int, check_unit_interval
+from sam3lib.postprocess._checks import check_int, check_unit_interval, describe
 from sam3lib.postprocess.boxes import boxes_to_pixels, mask_nms
 from sam3lib.postprocess.masks import MaskOrder, upsample_masks
 from sam3lib.postprocess.refine import MaskRefinement, MaskStep
@@ -84,7 +85,17 @@ def instances(
         kept = mask_nms(masks, scores, options.nms_iou)
         masks, boxes, scores = masks[kept], boxes[kept], scores[kept]
     if options.refine is not None:
-        masks = options.refine(masks)
+        refined = options.refine(masks)
+        if not (
+            isinstance(refined, Tensor)
+            and refined.dtype == torch.bool
+            and refined.shape == masks.shape
+        ):
+            raise InputError(
+                f"refine: the function returned {describe(refined)}; it must return the "
+                f"{tuple(masks.shape)} bool tensor of masks it is given, cleaned"
+            )
+        masks = refined
     return masks, boxes.float(), scores.float()
 
 
