@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from PIL import Image
 
 from sam3lib import SegmentationResult, Segmenter
 from sam3lib.formats import decode_rle
+from sam3lib.server.jsonlog import JsonLineFormatter
 
 # The tiny random-weight model scores everything around 0.2: a low threshold finds instances.
 THRESHOLD = 0.1
@@ -75,3 +78,20 @@ def decode_mask(segmentation: Any, mask_format: str) -> npt.NDArray[np.bool_]:
         with Image.open(io.BytesIO(base64.b64decode(segmentation))) as image:
             return np.array(image).astype(bool)
     return decode_rle(segmentation)
+
+
+@contextmanager
+def captured_log(
+    name: str, level: int = logging.INFO
+) -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    """The logger ``name`` writing JSON lines into a string from ``level`` on, until exit."""
+    stream = io.StringIO()
+    logger = logging.getLogger(name)
+    logger.setLevel(level)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonLineFormatter())
+    logger.addHandler(handler)
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -13,10 +12,16 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import THRESHOLD, assert_same_results, json_request, picture, png_bytes
+from conftest import (
+    THRESHOLD,
+    assert_same_results,
+    captured_log,
+    json_request,
+    picture,
+    png_bytes,
+)
 from sam3lib import Segmenter
 from sam3lib.server.app import create_app
-from sam3lib.server.jsonlog import JsonLineFormatter
 from sam3lib.server.limits import MEBIBYTE, ServerLimits
 
 
@@ -209,16 +214,11 @@ def test_unexpected_errors_are_500_without_details_and_logged(
     segmenter: Segmenter, photo_png: bytes
 ) -> None:
     broken = _BrokenSegmenter(segmenter.backend, segmenter.tokenizer)
-    stream = io.StringIO()
-    logger = logging.getLogger("tests.server.broken")
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonLineFormatter())
-    logger.addHandler(handler)
-    try:
-        with TestClient(create_app(broken, model_name="tiny", logger=logger)) as client:
-            response = client.post("/v1/segment", json=json_request(photo_png, prompts=["cat"]))
-    finally:
-        logger.removeHandler(handler)
+    with (
+        captured_log("tests.server.broken") as (logger, stream),
+        TestClient(create_app(broken, model_name="tiny", logger=logger)) as client,
+    ):
+        response = client.post("/v1/segment", json=json_request(photo_png, prompts=["cat"]))
     assert response.status_code == 500
     assert response.json()["detail"] == "internal server error"
     assert "secret" not in response.text
@@ -230,19 +230,13 @@ def test_unexpected_errors_are_500_without_details_and_logged(
 
 
 def test_each_request_is_logged_as_one_json_line(segmenter: Segmenter, photo_png: bytes) -> None:
-    stream = io.StringIO()
-    logger = logging.getLogger("tests.server.requests")
-    logger.setLevel(logging.INFO)
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonLineFormatter())
-    logger.addHandler(handler)
-    try:
-        with TestClient(create_app(segmenter, model_name="tiny", logger=logger)) as client:
-            body = json_request(photo_png, prompts=["cat"])
-            client.post("/v1/segment", json=body, headers={"X-Request-ID": "abc"})
-            client.post("/v1/segment", json={"image": "!!", "prompts": ["cat"]})
-    finally:
-        logger.removeHandler(handler)
+    with (
+        captured_log("tests.server.requests") as (logger, stream),
+        TestClient(create_app(segmenter, model_name="tiny", logger=logger)) as client,
+    ):
+        body = json_request(photo_png, prompts=["cat"])
+        client.post("/v1/segment", json=body, headers={"X-Request-ID": "abc"})
+        client.post("/v1/segment", json={"image": "!!", "prompts": ["cat"]})
     ok, bad = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert (ok["request_id"], ok["status"], ok["path"], ok["level"]) == (
         "abc",

@@ -10,6 +10,7 @@ exports are :class:`~sam3lib.SegmentationResult`'s.
 - :mod:`~sam3lib.app.downloads`: masks as a PNG label map and COCO RLE JSON;
 - :mod:`~sam3lib.app.models`: the shared models, one per backend and precision;
 - :mod:`~sam3lib.app.samples`: sample pictures, drawn procedurally;
+- :mod:`~sam3lib.app.storage`: the private folder the command gives Gradio;
 - :mod:`~sam3lib.app.ui`: the Gradio page (``build_app``); :mod:`~sam3lib.app.command`.
 
 Only :mod:`~sam3lib.app.ui` and the command import gradio, and ``import sam3lib`` imports

@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 
 from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
@@ -51,14 +49,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _launch(args: argparse.Namespace) -> int:
+    from sam3lib.app.storage import DOWNLOADS, private_gradio_folder
     from sam3lib.app.ui import build_app
     from sam3lib.segmenter import Segmenter
 
     segmenter = Segmenter.from_pretrained(
         args.model, device=args.device, backend=args.backend, precision=args.precision
     )
-    with tempfile.TemporaryDirectory(prefix="sam3lib-app-") as downloads:
-        demo = build_app(segmenter, source=args.model, downloads_dir=Path(downloads))
+    # Entered before build_app imports gradio: the page serves files from this folder only.
+    with private_gradio_folder() as folder:
+        demo = build_app(segmenter, source=args.model, downloads_dir=folder / DOWNLOADS)
         demo.queue(default_concurrency_limit=args.concurrency, max_size=args.max_queue)
         # ssr_mode=False: server-side rendering needs Node.js, which the demo does not.
         demo.launch(server_name=args.host, server_port=args.port, ssr_mode=False)

@@ -7,6 +7,7 @@ A thin layer over one shared :class:`~sam3lib.Segmenter`: it translates HTTP req
 - :mod:`~sam3lib.server.requests`, :mod:`~sam3lib.server.images`: reading request bodies;
 - :mod:`~sam3lib.server.responses`: results as JSON, masks as RLE, polygons or PNG;
 - :mod:`~sam3lib.server.gate`: the bounded queue in front of the model;
+- :mod:`~sam3lib.server.access`: the optional API key and CORS;
 - :mod:`~sam3lib.server.limits`, :mod:`~sam3lib.server.errors`, :mod:`~sam3lib.server.jsonlog`;
 - :mod:`~sam3lib.server.command`: the command line.
 

@@ -1,5 +1,8 @@
 """The FastAPI application: ``POST /v1/segment``, ``GET /v1/info``, ``GET /healthz``.
 
+With an API key, ``/v1/*`` needs ``Authorization: Bearer <key>``; ``/healthz`` and the docs
+stay open (:mod:`~sam3lib.server.access`). CORS headers are sent only for configured origins.
+
 Every request gets an id (the client's ``X-Request-ID`` if it sent a sane one), echoed in the
 response header, in error bodies and in the JSON log line written when the request ends.
 Errors are answered as ``{"detail": message, "request_id": id}`` with a 4xx status; anything
@@ -12,12 +15,12 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -25,6 +28,7 @@ from starlette.exceptions import HTTPException
 from sam3lib import __version__
 from sam3lib.errors import InputError
 from sam3lib.segmenter import Segmenter
+from sam3lib.server.access import UNAUTHORIZED, add_cors, api_key_dependencies
 from sam3lib.server.errors import ApiError
 from sam3lib.server.gate import AdmissionGate
 from sam3lib.server.images import load_image, open_image
@@ -64,6 +68,8 @@ def create_app(
     model_name: str,
     limits: ServerLimits | None = None,
     logger: logging.Logger | None = None,
+    api_key: str | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The HTTP API over one shared ``segmenter``.
 
@@ -72,6 +78,13 @@ def create_app(
         model_name: what ``/v1/info`` and responses call the model (its source).
         limits: request, image and queue bounds; :class:`ServerLimits` defaults otherwise.
         logger: where request logs go; ``logging.getLogger("sam3lib.server")`` by default.
+        api_key: when given, ``/v1/*`` answers 401 without ``Authorization: Bearer
+            <api_key>``; ``/healthz``, ``/openapi.json`` and ``/docs`` stay open.
+        cors_origins: browser origins (``https://app.example.com``) whose scripts may call
+            the API; none by default, and then no CORS header is ever sent.
+
+    Raises:
+        InputError: an empty or malformed ``api_key``, or a malformed origin.
 
     Example:
         >>> app = create_app(Segmenter.from_pretrained("tiny/"), model_name="tiny")
@@ -93,15 +106,22 @@ def create_app(
         summary="SAM 3 text-prompted segmentation: prompts in, masks, boxes and scores out.",
         lifespan=lifespan,
     )
-    _install_request_context(app, log)
     _install_error_handlers(app)
+    add_cors(app, cors_origins, custom_headers=[REQUEST_ID_HEADER])
+    # Added last, so outermost: every answer is logged, 401s and CORS preflights included.
+    _install_request_context(app, log)
+    # The API proper; /healthz and the docs are the app's own routes and stay open.
+    api = APIRouter(
+        dependencies=api_key_dependencies(api_key),
+        responses=None if api_key is None else UNAUTHORIZED,
+    )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
         """Liveness: the model is loaded and the server answers."""
         return {"status": "ok"}
 
-    @app.get("/v1/info", response_model=InfoResponse)
+    @api.get("/v1/info", response_model=InfoResponse)
     async def info() -> InfoResponse:
         """The model, backend, precision and device serving requests, and the limits."""
         backend = segmenter.backend
@@ -114,7 +134,7 @@ def create_app(
             limits=asdict(bounds),
         )
 
-    @app.post(
+    @api.post(
         "/v1/segment",
         responses={200: {"model": SegmentResponse}, **_ERRORS},
         openapi_extra={
@@ -169,6 +189,7 @@ def create_app(
             }
         )
 
+    app.include_router(api)
     return app
 
 

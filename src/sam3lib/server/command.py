@@ -3,14 +3,19 @@
 Example:
     sam3lib serve --model facebook/sam3 --port 8000
     curl -F image=@street.jpg -F prompts="red car" http://127.0.0.1:8000/v1/segment
+
+    SAM3LIB_API_KEY=$(cat key.txt) sam3lib serve --cors-origin https://app.example.com
+    curl -H "Authorization: Bearer $(cat key.txt)" http://127.0.0.1:8000/v1/info
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
@@ -55,7 +60,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    _add_access_arguments(parser)
     return parser
+
+
+def _add_access_arguments(parser: argparse.ArgumentParser) -> None:
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="require 'Authorization: Bearer KEY' on /v1/* (visible to `ps`: prefer "
+        "--api-key-file or $SAM3LIB_API_KEY, which this flag overrides)",
+    )
+    key.add_argument(
+        "--api-key-file",
+        type=Path,
+        metavar="PATH",
+        help="read the API key from this file (surrounding whitespace dropped)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let scripts from this origin (https://app.example.com) call the API; repeat "
+        "for more (default: none, no CORS headers)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,10 +108,14 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from sam3lib.segmenter import Segmenter
+    from sam3lib.server.access import check_cors_origins, resolve_api_key
     from sam3lib.server.app import create_app
     from sam3lib.server.jsonlog import configure_json_logging
     from sam3lib.server.limits import MEBIBYTE, ServerLimits
 
+    # Checked before the model loads: a bad key or origin fails in a second, not a minute.
+    api_key = resolve_api_key(args.api_key, args.api_key_file, os.environ)
+    cors_origins = check_cors_origins(args.cors_origin)
     limits = ServerLimits(
         max_request_bytes=round(args.max_request_mb * MEBIBYTE),
         max_image_pixels=args.max_image_pixels,
@@ -93,7 +127,17 @@ def _serve(args: argparse.Namespace) -> int:
     segmenter = Segmenter.from_pretrained(
         args.model, device=args.device, backend=args.backend, precision=args.precision
     )
-    app = create_app(segmenter, model_name=args.model, limits=limits, logger=logger)
+    app = create_app(
+        segmenter,
+        model_name=args.model,
+        limits=limits,
+        logger=logger,
+        api_key=api_key,
+        cors_origins=cors_origins,
+    )
+    # Whether a key is needed, never which.
+    access = {"api_key_required": api_key is not None, "cors_origins": cors_origins}
+    logger.info("access", extra={"fields": access})
     # log_config=None keeps the JSON logging set up above; requests are logged by the app.
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
     return 0
