@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
@@ -20,9 +20,16 @@ from sam3lib.server.errors import ApiError
 
 MaskFormatName = Literal["rle", "polygons", "png", "none"]
 
+#: Most exemplar boxes one request may carry. The decoder attends over every box, so a body
+#: full of boxes (10 MiB holds about a million) would hold a worker for hours; real prompts
+#: use a handful.
+MAX_BOXES = 64
+
 # Bodies over the limit are still read (and dropped) up to this many times the limit, so the
 # client, still sending, reads a 413 instead of a reset connection.
 _DRAIN_FACTOR = 8
+# json.loads recurses per nesting level: a body of 100 000 "[" exhausts Python's stack.
+_TOO_DEEP = "{name}: JSON nested too deeply (a segment request needs 3 levels)"
 
 
 class SegmentOptions(BaseModel):
@@ -35,10 +42,15 @@ class SegmentOptions(BaseModel):
         description="text prompts, each answered separately ('red car'); may be empty when "
         "exemplar boxes are given",
     )
-    boxes: list[list[float]] | None = Field(
-        None, description="exemplar boxes [[x0, y0, x1, y1], ...] in pixels, shared by prompts"
+    boxes: list[Annotated[list[float], Field(min_length=4, max_length=4)]] | None = Field(
+        None,
+        max_length=MAX_BOXES,
+        description=f"exemplar boxes [[x0, y0, x1, y1], ...] in pixels, shared by prompts; "
+        f"at most {MAX_BOXES}",
     )
-    box_labels: list[int] | None = Field(None, description="1 positive (default), 0 negative")
+    box_labels: list[int] | None = Field(
+        None, max_length=MAX_BOXES, description="1 positive (default), 0 negative, per box"
+    )
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="detection score threshold")
     mask_threshold: float = Field(0.5, ge=0.0, le=1.0, description="mask probability threshold")
     top_k: int | None = Field(None, ge=1, description="keep at most this many per prompt")
@@ -71,6 +83,7 @@ def multipart_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["image"],
         "properties": {"image": {"type": "string", "format": "binary"}, **properties},
+        "additionalProperties": False,  # other fields are refused, as in JSON bodies
     }
 
 
@@ -81,7 +94,8 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         ApiError: 413 when the body is larger than ``max_bytes``.
     """
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes * _DRAIN_FACTOR:
+    # isascii: str.isdigit() also accepts digits int() refuses, such as "²".
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes * _DRAIN_FACTOR:
         raise _too_large(int(declared), max_bytes)
     chunks: list[bytes] = []
     size = 0
@@ -128,6 +142,8 @@ def _parse_json(body: bytes) -> tuple[bytes, SegmentOptions]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(422, f"body: not valid JSON ({error})") from None
+    except RecursionError:
+        raise ApiError(422, _TOO_DEEP.format(name="body")) from None
     if not isinstance(data, dict):
         raise ApiError(422, "body: expected a JSON object with 'image' and 'prompts'")
     try:
@@ -199,6 +215,8 @@ def _json_field(name: str, text: str) -> Any:
         return json.loads(text)
     except ValueError:
         raise ApiError(422, f"{name}: not valid JSON (e.g. [[10, 20, 110, 140]])") from None
+    except RecursionError:
+        raise ApiError(422, _TOO_DEEP.format(name=name)) from None
 
 
 def _too_large(size: int, max_bytes: int) -> ApiError:
