@@ -1,7 +1,8 @@
 """schemathesis against the server's own OpenAPI schema: documented statuses, never a 500.
 
 Requests are generated from ``/openapi.json`` (positive and negative data, both request
-bodies) and sent to the FastAPI app in-process over ASGI, with the tiny model behind it.
+bodies) and sent to the FastAPI app served by uvicorn on a loopback port, with the tiny
+model behind it.
 Most segment requests carry a real PNG in place of the generated ``image`` and a prompt
 where they have none, so that generated options reach the model rather than
 stopping at the image or prompt checks.
