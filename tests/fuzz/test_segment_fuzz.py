@@ -212,7 +212,7 @@ def test_segment_answers_results_or_an_input_error(
     _check_results(answer, prompt, options)
 
 
-@examples(15)
+@examples(10)
 @given(
     st.one_of(st.none(), st.sampled_from(["cat", "red car"]), st.lists(st.just("dog"), max_size=2)),
     st.one_of(st.none(), good_boxes()),
