@@ -84,6 +84,13 @@ class Segmenter:
             )
         if not isinstance(tokenizer, Sam3Tokenizer):
             raise InputError(f"tokenizer: expected a Sam3Tokenizer, got {type(tokenizer).__name__}")
+        text = backend.config.text
+        if tokenizer.vocab_size > text.vocab_size:
+            # Else an id past the embedding table would fail deep inside the text encoder.
+            raise InputError(
+                f"the tokenizer has {tokenizer.vocab_size} ids but the model's text encoder "
+                f"embeds {text.vocab_size}: pass the tokenizer saved with these weights"
+            )
         self.backend = backend
         self.tokenizer = tokenizer
         self.text_cache = TextFeatureCache(text_cache_size)

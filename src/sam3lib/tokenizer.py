@@ -83,8 +83,9 @@ class Sam3Tokenizer:
         tokenizer: a ``tokenizers`` CLIP BPE tokenizer; it is copied, and its own padding,
             truncation and special-token post-processing are not used.
         context_length: tokens per prompt, SOT and EOT included.
-        start_token_id: id of ``<|startoftext|>``.
-        end_token_id: id of ``<|endoftext|>``.
+        start_token_id: id of ``<|startoftext|>``; by default the id ``tokenizer`` gives it
+            (49406 in CLIP's vocabulary; a checkpoint with its own vocabulary has its own).
+        end_token_id: id of ``<|endoftext|>``, likewise (49407 in CLIP's).
 
     Example:
         >>> tokenizer = Sam3Tokenizer.from_directory("checkpoints/sam3")  # doctest: +SKIP
@@ -96,13 +97,15 @@ class Sam3Tokenizer:
         self,
         tokenizer: Tokenizer,
         context_length: int = CONTEXT_LENGTH,
-        start_token_id: int = START_TOKEN_ID,
-        end_token_id: int = END_TOKEN_ID,
+        start_token_id: int | None = None,
+        end_token_id: int | None = None,
     ) -> None:
         if context_length < 2:
             raise InputError(
                 f"context_length must be at least 2 (start and end token), got {context_length}"
             )
+        start_token_id = _special_token_id(tokenizer, START_TOKEN, start_token_id)
+        end_token_id = _special_token_id(tokenizer, END_TOKEN, end_token_id)
         problem = _special_token_problem(tokenizer, start_token_id, end_token_id)
         if problem:
             raise InputError(problem)
@@ -182,11 +185,20 @@ class Sam3Tokenizer:
 
     @classmethod
     def _from_file(cls, tokenizer: Tokenizer, source: Path, context_length: int) -> Sam3Tokenizer:
-        """Construct from a tokenizer read from ``source``, blaming the file if it is not CLIP's."""
-        problem = _special_token_problem(tokenizer, START_TOKEN_ID, END_TOKEN_ID)
-        if problem:
-            raise CheckpointError(f"{source}: {problem}")
-        return cls(tokenizer, context_length=context_length)
+        """Construct from a tokenizer read from ``source``, blaming the file if it is not CLIP's.
+
+        The special tokens' ids are the file's own: transformers writes a checkpoint with its
+        own vocabulary (ids other than CLIP's 49406/49407) and reads them back from its files.
+        """
+        try:
+            return cls(tokenizer, context_length=context_length)
+        except InputError as error:
+            raise CheckpointError(f"{source}: {error}") from error
+
+    @property
+    def vocab_size(self) -> int:
+        """One more than the largest token id, special tokens included (49408 for CLIP's)."""
+        return 1 + max(self._tokenizer.get_vocab(with_added_tokens=True).values())
 
     def encode(self, prompts: str | Sequence[str]) -> TokenBatch:
         """Tokenize one prompt or a batch, with Meta's truncation and 0 padding.
@@ -294,6 +306,19 @@ def _clean_prompts(prompts: str | Sequence[str]) -> list[str]:
             raise InputError(f"prompts[{index}] is empty or whitespace-only: {prompt!r}")
         texts.append(text)
     return texts
+
+
+def _special_token_id(tokenizer: Tokenizer, token: str, token_id: int | None) -> int:
+    """``token_id`` if given, else the id ``tokenizer``'s vocabulary gives ``token``."""
+    if token_id is not None:
+        return token_id
+    found = tokenizer.token_to_id(token)
+    if found is None:
+        raise InputError(
+            f"the tokenizer has no {token!r} token: SAM 3 needs CLIP's vocabulary, whose "
+            "prompts start and end with <|startoftext|> and <|endoftext|>"
+        )
+    return found
 
 
 def _special_token_problem(tokenizer: Tokenizer, start_token_id: int, end_token_id: int) -> str:

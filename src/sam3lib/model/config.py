@@ -291,6 +291,8 @@ def _from_transformers_sections(config: dict[str, Any]) -> Sam3Config:
         num_heads=text.get("num_attention_heads", dt.num_heads),
         layer_norm_eps=text.get("layer_norm_eps", dt.layer_norm_eps),
         clip_projection_size=text.get("projection_dim", dt.clip_projection_size),
+        start_token_id=text.get("bos_token_id", dt.start_token_id),
+        end_token_id=text.get("eos_token_id", dt.end_token_id),
     )
     dg, df, dd, dm = defaults.geometry, defaults.fusion, defaults.decoder, defaults.mask_head
     return Sam3Config(
