@@ -46,6 +46,7 @@ from PIL import Image, ImageOps
 from sam3lib.errors import InputError
 
 __all__ = [
+    "IMAGE_DECODE_ERRORS",
     "ImageLike",
     "PreprocessedImage",
     "normalize",
@@ -64,7 +65,8 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # What Pillow's plugins raise on damaged, truncated or oversized image data: Image.open
 # itself treats SyntaxError, IndexError, TypeError and struct.error from a plugin as "not this
 # format"; decoding raises those and more (a QOI file cut inside its header: IndexError).
-_DECODE_ERRORS = (
+# Shared with the server's upload decoding (sam3lib.server.images), so the two cannot drift.
+IMAGE_DECODE_ERRORS: tuple[type[Exception], ...] = (
     OSError,
     SyntaxError,
     ValueError,
@@ -236,7 +238,7 @@ def _read_image_file(path: Path, argument: str) -> torch.Tensor:
             return _from_pil(opened, argument)
     except InputError:
         raise
-    except _DECODE_ERRORS as error:  # not an image, a directory, damaged or truncated data
+    except IMAGE_DECODE_ERRORS as error:  # not an image, a directory, damaged or truncated data
         raise InputError(f"{argument}: could not read '{path}' as an image ({error})") from error
 
 
@@ -244,7 +246,7 @@ def _from_pil(image: Image.Image, argument: str) -> torch.Tensor:
     try:
         image.load()  # a lazily opened image decodes here
         image = ImageOps.exif_transpose(image)  # a no-op without an orientation tag
-    except _DECODE_ERRORS as error:
+    except IMAGE_DECODE_ERRORS as error:
         raise InputError(
             f"{argument}: the PIL image could not be decoded ({error}); is the file damaged?"
         ) from error

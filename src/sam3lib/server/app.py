@@ -83,6 +83,10 @@ def create_app(
         cors_origins: browser origins (``https://app.example.com``) whose scripts may call
             the API; none by default, and then no CORS header is ever sent.
 
+    Returns:
+        The app; serve it with its lifespan (ASGI servers and ``with TestClient(app)`` run
+        it), which starts the segmentation workers and stops them at shutdown.
+
     Raises:
         InputError: an empty or malformed ``api_key``, or a malformed origin.
 
@@ -93,12 +97,16 @@ def create_app(
     """
     bounds = ServerLimits() if limits is None else limits
     log = logging.getLogger(LOGGER_NAME) if logger is None else logger
-    gate = AdmissionGate(bounds.workers, bounds.max_waiting)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        gate.close()
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, AdmissionGate]]:
+        # Each lifespan gets its own workers (a closed executor cannot be reopened), so one
+        # app object can be served again after a shutdown; requests see it as state.gate.
+        gate = AdmissionGate(bounds.workers, bounds.max_waiting)
+        try:
+            yield {"gate": gate}
+        finally:
+            gate.close()
 
     app = FastAPI(
         title="sam3lib",
@@ -170,6 +178,7 @@ def create_app(
             done = time.perf_counter()
             return payloads, encode_started - segment_started, done - encode_started
 
+        gate: AdmissionGate = request.state.gate
         (payloads, segment_s, encode_s), queue_s = await gate.run(work)
         timings = {
             "queue": queue_s,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from sam3lib.preprocess import IMAGE_DECODE_ERRORS
 from sam3lib.server.errors import ApiError
 
 
@@ -36,7 +37,7 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError:
         raise ApiError(413, f"image: over the limit of {max_pixels} pixels") from None
-    except (UnidentifiedImageError, OSError, ValueError):
+    except IMAGE_DECODE_ERRORS:  # UnidentifiedImageError is an OSError
         raise ApiError(
             422, "image: not a readable image file (send PNG, JPEG, WebP, BMP, TIFF ...)"
         ) from None
@@ -54,12 +55,15 @@ def load_image(image: Image.Image) -> Image.Image:
     """Decode the pixels of an image from :func:`open_image`.
 
     Raises:
-        ApiError: 422 when the file is truncated or damaged.
+        ApiError: 422 when the file is truncated or damaged, 413 when Pillow finds a
+            decompression bomb only while decoding.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image.load()
-    except (OSError, ValueError, SyntaxError) as error:
+    except Image.DecompressionBombError as error:
+        raise ApiError(413, f"image: too many pixels to decode ({error})") from None
+    except IMAGE_DECODE_ERRORS as error:  # Pillow's plugins raise many kinds on damaged data
         raise ApiError(422, f"image: the file is damaged or truncated ({error})") from None
     return image
