@@ -16,12 +16,25 @@ from sam3lib.errors import Sam3Error
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize(
+    "backends",
+    [
+        ["eager"],
+        # Exporting the bench's own weights to ONNX costs a minute; onnxruntime itself is
+        # checked against eager in tests/backends/test_onnxruntime.py.
+        pytest.param(["eager", "onnxruntime"], marks=pytest.mark.slow),
+    ],
+)
 def test_tiny_run_compares_with_transformers_and_writes_json_and_markdown(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    backends: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SAM3LIB_CACHE", str(tmp_path / "cache"))  # onnxruntime's export
     out, page = tmp_path / "bench.json", tmp_path / "bench.md"
-    argv = ["--size", "tiny", "--repeats", "1", "--backend", "eager", "--backend", "onnxruntime"]
+    argv = ["--size", "tiny", "--repeats", "1"]
+    argv += [arg for backend in backends for arg in ("--backend", backend)]
     argv += ["--prompts", "3", "--images", "2", "--image-size", "90x120"]
     assert (
         main([*argv, "--compare", "transformers", "--json", str(out), "--markdown", str(page)]) == 0
@@ -31,8 +44,7 @@ def test_tiny_run_compares_with_transformers_and_writes_json_and_markdown(
     assert "sam3lib/transformers" in table and "1 image, 3 prompts" in table
     report = json.loads(out.read_text())
     assert [(v["backend"], v["precision"]) for v in report["variants"]] == [
-        ("eager", "fp32"),
-        ("onnxruntime", "fp32"),
+        (backend, "fp32") for backend in backends
     ]
     for variant in report["variants"]:
         assert set(variant["cases"]) == {"1x1", "1x3", "2x1"}
@@ -43,9 +55,13 @@ def test_tiny_run_compares_with_transformers_and_writes_json_and_markdown(
         assert set(variant["isolated"]) == {"sam3lib", "transformers"}
         assert variant["isolated"]["sam3lib"]["peak_rss_bytes"] > 0
     assert "Command: `sam3lib bench --size tiny" in page.read_text()
-    assert "### onnxruntime fp32 on cpu" in page.read_text()
+    for backend in backends:
+        assert f"### {backend} fp32 on cpu" in page.read_text()
 
 
+# Slow: inductor compiles every case, then again in the fresh process. That compiled outputs
+# equal eager ones is checked faster in tests/backends/test_torch_compile.py.
+@pytest.mark.slow
 @requires_cpp_compiler
 def test_compiled_variants_are_timed_after_their_eager_twins(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"

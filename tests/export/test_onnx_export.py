@@ -164,16 +164,13 @@ def test_manifest_problems_are_checkpoint_errors(tiny_export_dir: Path, tmp_path
 
 
 def test_command_exports_with_the_sizes_asked_for(
-    tiny_checkpoint_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_export_dir: Path, manifest: ExportManifest
 ) -> None:
-    out = tmp_path / "onnx"
-    argv = [str(tiny_checkpoint_dir), str(out), "--max-prompts", "2", "--max-boxes", "1"]
-    assert export_command([*argv, "--quiet"]) == 0
-    manifest = ExportManifest.load(out)
-    assert (manifest.max_prompts, manifest.max_boxes) == (2, 1)
+    # tiny_export_dir is written by `sam3lib export ... --max-prompts 4 --max-boxes 3`.
+    assert (manifest.batch, manifest.max_prompts, manifest.max_boxes) == (1, 4, 3)
     boxes = {spec.name: spec for spec in manifest.graphs["decoder"].inputs}["boxes_cxcywh"]
-    assert boxes.shape == ("prompts", 1, 4)
-    assert "manifest.json" in capsys.readouterr().out
+    assert boxes.shape == ("prompts", 3, 4)
+    assert {"vocab.json", "merges.txt"} <= {p.name for p in tiny_export_dir.iterdir()}
 
 
 def test_command_reports_errors_without_a_traceback(
