@@ -2,13 +2,13 @@
 
 Builds a tiny checkpoint with random weights (``Sam3Config.tiny()``, CLIP's real vocabulary
 when ``../shared/reference`` is beside the repository), then segments a seeded stream of
-varied requests: image sizes from 64x512 to 1080x1920, numpy / PIL / file inputs, one or several
-prompts, exemplar boxes with or without text, thresholds, ``top_k``, NMS, refinement, and a
-reused ``ImageEmbedding`` now and then. Over 300 distinct prompts pass through the 256-entry
-text cache, so it fills and evicts. Reports the resident set size (VmRSS) every ``--every``
-calls, its growth after the warm-up, its least-squares slope, and latency p50/p99.
+varied requests: image sizes from 64x512 to 1080x1920, numpy / PIL / file inputs, one or
+several prompts, exemplar boxes with or without text, thresholds, ``top_k``, NMS, refinement,
+and a reused ``ImageEmbedding`` now and then. Hundreds of distinct prompts pass through the
+256-entry text cache, so it fills and evicts. Reports the resident set size (VmRSS) every
+``--every`` calls, its growth after the warm-up, its least-squares slope, and latency p50/p99.
 
-    python benchmarks/soak_segment.py                       # 1000 calls, ~5 min on 2 cores
+    python benchmarks/soak_segment.py                       # 1000 calls, 2-15 min on 2 cores
     python benchmarks/soak_segment.py --calls 200 --json soak.json
 """
 
@@ -60,6 +60,7 @@ THINGS = (
     "sign", "bird", "boat", "shoe", "door", "lamp", "book", "plate", "wheel", "flower",
     "bag", "phone", "horse", "bus", "kite",
 )  # fmt: skip
+PLACES = ("", " on the left", " in the background", " near the window")
 THRESHOLDS = (0.0, 0.05, 0.1, 0.2, 0.5)
 # Refinement labels connected components, slow on the random model's speckled masks (tens of
 # seconds for 10 masks at 720x1280): kept to pictures up to this many pixels.
@@ -127,8 +128,10 @@ def random_box(rng: np.random.Generator, height: int, width: int) -> list[float]
 
 
 def random_prompt(rng: np.random.Generator) -> str:
+    """One of 1000 prompts ("car", "red car on the left"...): more than the text cache holds."""
     thing = str(rng.choice(THINGS))
-    return thing if rng.random() < 0.4 else f"{rng.choice(COLOURS)} {thing}"
+    prompt = thing if rng.random() < 0.4 else f"{rng.choice(COLOURS)} {thing}"
+    return prompt + PLACES[int(rng.integers(len(PLACES)))]
 
 
 def random_options(rng: np.random.Generator, pixels: int) -> dict[str, Any]:
@@ -343,7 +346,19 @@ def print_report(report: SoakReport) -> None:
         print(f"slow: {line}")
 
 
-def _positive(text: str) -> int:
+def write_json(report: Any, path: Path | None) -> None:
+    """Write a report dataclass as JSON to ``path`` ('-': stdout; None: nowhere)."""
+    if path is None:
+        return
+    text = json.dumps(asdict(report), indent=2)
+    if str(path) == "-":
+        print(text)
+    else:
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
@@ -352,11 +367,11 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=_positive, default=1000)
+    parser.add_argument("--calls", type=positive_int, default=1000)
     parser.add_argument(
         "--warmup", type=int, default=100, help="calls before the growth baseline (default 100)"
     )
-    parser.add_argument("--every", type=_positive, default=50, help="RSS curve step in calls")
+    parser.add_argument("--every", type=positive_int, default=50, help="RSS curve step in calls")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the report here ('-': stdout)")
     args = parser.parse_args(argv)
@@ -368,12 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream = requests(rng, args.calls, files)
         report = soak(segmenter, stream, warmup=args.warmup, every=args.every, progress=True)
     print_report(report)
-    if args.json is not None:
-        text = json.dumps(asdict(report), indent=2)
-        if str(args.json) == "-":
-            print(text)
-        else:
-            args.json.write_text(text + "\n", encoding="utf-8")
+    write_json(report, args.json)
     return 0
 
 

@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,12 @@ from soak_segment import (
     REFINE_MAX_PIXELS,
     percentile,
     picture,
+    positive_int,
     random_box,
     random_prompt,
     rss_bytes,
     tiny_checkpoint,
+    write_json,
 )
 
 STARTUP_TIMEOUT_S = 120
@@ -303,22 +305,15 @@ def print_report(report: ServerSoakReport) -> None:
     print(f"p50 s by image size: {sizes}")
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=_positive, default=2000)
-    parser.add_argument("--concurrency", type=_positive, default=16)
-    parser.add_argument("--bodies", type=_positive, default=48, help="distinct request bodies")
+    parser.add_argument("--requests", type=positive_int, default=2000)
+    parser.add_argument("--concurrency", type=positive_int, default=16)
+    parser.add_argument("--bodies", type=positive_int, default=48, help="distinct request bodies")
     parser.add_argument("--warmup", type=int, default=200, help="requests before the baseline")
-    parser.add_argument("--every", type=_positive, default=200, help="RSS curve step")
+    parser.add_argument("--every", type=positive_int, default=200, help="RSS curve step")
     parser.add_argument("--sample-s", type=float, default=0.5, help="RSS sampling period")
-    parser.add_argument("--workers", type=_positive, default=1, help="server --workers")
+    parser.add_argument("--workers", type=positive_int, default=1, help="server --workers")
     parser.add_argument("--max-queue", type=int, default=64, help="server --max-queue")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the report here ('-': stdout)")
@@ -353,12 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             every=args.every,
         )
     print_report(report)
-    if args.json is not None:
-        text = json.dumps(asdict(report), indent=2)
-        if str(args.json) == "-":
-            print(text)
-        else:
-            args.json.write_text(text + "\n", encoding="utf-8")
+    write_json(report, args.json)
     unexpected = sum(n for status, n in report.statuses.items() if status not in ("200", "503"))
     return 1 if unexpected else 0
 
