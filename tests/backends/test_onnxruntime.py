@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -175,19 +176,33 @@ def _as_list(results: SegmentationResult | list[SegmentationResult]) -> list[Seg
 
 
 def test_weights_checkpoint_is_exported_once_into_the_cache(
-    resolved: ResolvedCheckpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    resolved: ResolvedCheckpoint,
+    tiny_export_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    options = {"cache_dir": tmp_path, "max_prompts": 2, "max_boxes": 1, "progress": False}
+    # The export itself is the session's `sam3lib export` of these same weights with these
+    # sizes (tiny_export_dir, checked in tests/export): copying its files in stands for tracing
+    # the graphs a second time, a minute of CPU, while the cache logic under test runs as is.
+    exports: list[Path] = []
+
+    def copy_of_the_session_export(
+        model: object, out_dir: Path, *args: object, **kw: object
+    ) -> None:
+        exports.append(out_dir)
+        shutil.copytree(tiny_export_dir, out_dir, dirs_exist_ok=True)
+
+    monkeypatch.setattr("sam3lib.export.prepare.export_onnx", copy_of_the_session_export)
+    sizes = {"max_prompts": 4, "max_boxes": 3}  # tiny_export_dir's
+    options = {"cache_dir": tmp_path, **sizes, "progress": False}
     first = create_backend("onnxruntime", resolved, **options)
     assert isinstance(first, OnnxRuntimeBackend)
     entries = [p for p in tmp_path.iterdir()]
-    assert len(entries) == 1 and (entries[0] / "manifest.json").is_file()
+    assert len(exports) == 1 and len(entries) == 1 and (entries[0] / "manifest.json").is_file()
+    assert entries[0].name.startswith(first.manifest.weights_sha256[:16])
 
-    def no_export(*args: object, **kwargs: object) -> None:
-        raise AssertionError("exported again")
-
-    monkeypatch.setattr("sam3lib.export.prepare.export_onnx", no_export)
     second = create_backend("onnxruntime", resolved, **options)
+    assert len(exports) == 1  # found in the cache, not exported again
     assert second.manifest == first.manifest
 
 
