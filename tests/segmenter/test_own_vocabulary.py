@@ -19,17 +19,16 @@ from sam3lib.tokenizer import Sam3Tokenizer
 
 # Byte-level BPE over a few letters: enough to spell the prompts below in several merges.
 _SYMBOLS = [*"abcdeiklmnoprstuwy", *(c + "</w>" for c in "abcdeiklmnoprstuwy")]
-_MERGES = [("r", "e"), ("d</w>", ""), ("c", "a"), ("ca", "r</w>"), ("re", "d</w>")]
+_MERGES = [("r", "e"), ("c", "a"), ("ca", "r</w>"), ("re", "d</w>")]
 PROMPTS = ["a red car", "brown dog", "car"]
 
 
 def _small_vocabulary(directory: Path) -> dict[str, int]:
     """vocab.json + merges.txt with the two special tokens first (ids 0 and 1)."""
-    merges = [(left, right) for left, right in _MERGES if right]
-    tokens = ["<|startoftext|>", "<|endoftext|>", *_SYMBOLS, *(a + b for a, b in merges)]
+    tokens = ["<|startoftext|>", "<|endoftext|>", *_SYMBOLS, *(a + b for a, b in _MERGES)]
     vocab = {token: index for index, token in enumerate(tokens)}
     (directory / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    lines = ["#version: 0.2", *(f"{a} {b}" for a, b in merges)]
+    lines = ["#version: 0.2", *(f"{a} {b}" for a, b in _MERGES)]
     (directory / "merges.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return vocab
 
