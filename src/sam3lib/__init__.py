@@ -8,6 +8,7 @@ from sam3lib.errors import (
     CorruptCheckpointError,
     HubAccessError,
     InputError,
+    InteractiveUnavailableError,
     NotASam3CheckpointError,
     Sam3Error,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "HubAccessError",
     "ImageEmbedding",
     "InputError",
+    "InteractiveUnavailableError",
     "NotASam3CheckpointError",
     "Sam3Config",
     "Sam3Error",

@@ -41,3 +41,8 @@ class InputError(Sam3Error, ValueError):
 
 class BackendUnavailableError(Sam3Error):
     """A backend needs a package or device this machine lacks (the message names the extra)."""
+
+
+class InteractiveUnavailableError(Sam3Error):
+    """Clicks, boxes or automatic masks were asked of a checkpoint without the interactive
+    (tracker) head, e.g. a detector-only conversion; text and exemplar prompts still work."""

@@ -23,6 +23,9 @@ from sam3lib.model.config import Sam3Config
 from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
 from sam3lib.model.sam3 import common_batch
 
+# The image features the decoder graph takes: all but the trunk output (``backbone``).
+DECODER_IMAGE_INPUTS = frozenset(ImageFeatures._fields) - {"backbone"}
+
 
 class ExportedGraphBackend(ABC):
     """Runs the three graphs of an export directory; subclasses supply :meth:`run_graph`.
@@ -150,6 +153,7 @@ class ExportedGraphBackend(ABC):
         image_inputs = {
             name: t.to(self.device, torch.float32).contiguous()
             for name, t in zip(ImageFeatures._fields, image, strict=True)
+            if name in DECODER_IMAGE_INPUTS
         }
 
         def run(part: slice) -> list[Tensor]:

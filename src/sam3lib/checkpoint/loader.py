@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 from typing import TypedDict
@@ -25,6 +26,9 @@ from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
 from sam3lib.checkpoint.transformers_config import read_transformers_config
 from sam3lib.errors import CheckpointError, CheckpointKeyError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
+
+# Our names for the interactive head's tensors (transformers' Sam3VideoModel names).
+TRACKER_PREFIXES = ("tracker_model.", "tracker_neck.")
 
 
 class LoadOptions(TypedDict, total=False):
@@ -94,9 +98,13 @@ def load_resolved_model(
         if resolved.config_path is None
         else read_transformers_config(resolved.config_path)
     )
+    state_dict = to_our_layout(read_state_dict(resolved.weights_path))
+    if not any(key.startswith(TRACKER_PREFIXES) for key in state_dict):
+        # A detector-only checkpoint: it still segments concepts; clicks raise a clear error.
+        config = replace(config, tracker=None)
     with torch.device("meta"):
         model = Sam3Model(config)
-    load_weights(model, resolved.weights_path, device=device, dtype=dtype)
+    assign_weights(model, state_dict, source=str(resolved.weights_path), device=device, dtype=dtype)
     return model.eval()
 
 
@@ -117,8 +125,24 @@ def load_weights(
         NotASam3CheckpointError, CorruptCheckpointError: see :func:`read_state_dict`.
     """
     state_dict = to_our_layout(read_state_dict(weights_path))
+    assign_weights(model, state_dict, source=str(weights_path), device=device, dtype=dtype)
+
+
+def assign_weights(
+    model: nn.Module,
+    state_dict: dict[str, Tensor],
+    *,
+    source: str,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Make ``state_dict`` (our layout; emptied on the way) the parameters of ``model``.
+
+    Raises:
+        CheckpointKeyError: on missing, unexpected or misshapen tensors (all listed).
+    """
     expected = {key: value.shape for key, value in model.state_dict().items()}
-    check_state_dict(state_dict, expected, source=str(weights_path))
+    check_state_dict(state_dict, expected, source=source)
     # Popped one by one, so that a fused tensor split into views (Meta's qkv) is freed as soon
     # as its last view has its own copy: the peak stays near one copy of the weights.
     placed = {key: _owned(state_dict.pop(key), device, dtype) for key in list(state_dict)}

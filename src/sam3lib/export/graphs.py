@@ -70,9 +70,11 @@ class DecoderGraph(nn.Module):
         box_labels: Tensor,
         box_mask: Tensor,
     ) -> tuple[Tensor, ...]:
+        # The trunk output is not a decoder input: decode never reads that field.
+        image = ImageFeatures(pixel_x4, pixel_x2, fpn_x1, pos_x1, attended_x1, backbone=fpn_x1)
         return tuple(
             self.model.decode_prompts(
-                ImageFeatures(pixel_x4, pixel_x2, fpn_x1, pos_x1, attended_x1),
+                image,
                 TextFeatures(text_features, text_mask),
                 boxes_cxcywh,
                 box_labels,
@@ -114,9 +116,12 @@ def graph_signatures(model: Sam3Model, options: GraphOptions) -> dict[str, Graph
         f32("attended_x1", options.batch, coarse * coarse, width),
     )
     one_image = tuple(TensorSpec(s.name, s.dtype, (1, *s.shape[1:])) for s in features)
+    trunk = f32("backbone", options.batch, config.vision.hidden_size, coarse, coarse)
     return {
         "image_encoder": GraphSignature(
-            ImageEncoderGraph(model), (f32("pixels", options.batch, 3, size, size),), features
+            ImageEncoderGraph(model),
+            (f32("pixels", options.batch, 3, size, size),),
+            (*features, trunk),
         ),
         "text_encoder": GraphSignature(
             TextEncoderGraph(model),

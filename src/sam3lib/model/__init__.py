@@ -7,9 +7,17 @@ from sam3lib.model.config import (
     MaskHeadConfig,
     Sam3Config,
     TextConfig,
+    TrackerConfig,
     VisionConfig,
 )
-from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
+from sam3lib.model.interactive_decoder import select_masks
+from sam3lib.model.outputs import (
+    ImageFeatures,
+    InteractiveFeatures,
+    InteractiveOutputs,
+    Sam3Outputs,
+    TextFeatures,
+)
 from sam3lib.model.sam3 import Sam3Model
 
 __all__ = [
@@ -17,11 +25,15 @@ __all__ = [
     "FusionEncoderConfig",
     "GeometryConfig",
     "ImageFeatures",
+    "InteractiveFeatures",
+    "InteractiveOutputs",
     "MaskHeadConfig",
     "Sam3Config",
     "Sam3Model",
     "Sam3Outputs",
     "TextConfig",
     "TextFeatures",
+    "TrackerConfig",
     "VisionConfig",
+    "select_masks",
 ]

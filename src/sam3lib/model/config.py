@@ -127,8 +127,50 @@ class MaskHeadConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    """SAM 3's interactive head (SAM-2 style): its own FPN neck on the shared ViT, a prompt
+    encoder for points, boxes and masks, and a two-way-transformer mask decoder.
+
+    Only the parts an image needs; the video memory (encoder, attention, pointers) is not here.
+    """
+
+    hidden_size: int = 256
+    num_heads: int = 8
+    mlp_dim: int = 2048  # two-way transformer FFN
+    num_layers: int = 2  # two-way transformer blocks
+    attention_downsample_rate: int = 2  # cross-attention inner width = hidden / this
+    num_multimask_outputs: int = 3  # mask tokens 1..3; token 0 is the single-mask output
+    iou_head_depth: int = 3
+    iou_head_hidden_size: int = 256
+    mask_input_channels: int = 16  # width of the mask-prompt downscaler's second conv
+    layer_norm_eps: float = 1e-6  # the 2-D LayerNorms (mask downscaler, upscaling)
+    # Meta's single-mask rule: token 0 unless its stability, area(logit > d) / area(logit >
+    # -d), is below the threshold; then the best of tokens 1..3 by predicted IoU.
+    stability_delta: float = 0.05
+    stability_threshold: float = 0.98
+    fpn_scale_factors: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5)
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % 8:
+            raise ConfigError(f"tracker hidden_size {self.hidden_size} is not a multiple of 8")
+        inner = self.hidden_size // self.attention_downsample_rate
+        if self.hidden_size % self.num_heads or inner % self.num_heads:
+            raise ConfigError(
+                f"tracker widths {self.hidden_size} and {inner} must divide into "
+                f"{self.num_heads} heads"
+            )
+        if sorted((s for s in self.fpn_scale_factors if s >= 1.0), reverse=True) != [4, 2, 1]:
+            raise ConfigError("the tracker neck needs FPN levels x4, x2 and x1")
+
+    @property
+    def num_mask_tokens(self) -> int:
+        return self.num_multimask_outputs + 1
+
+
+@dataclass(frozen=True)
 class Sam3Config:
-    """The whole image detector."""
+    """The whole image model: the detector and, unless ``tracker`` is None, the interactive
+    head (a checkpoint without tracker weights loads with ``tracker=None``)."""
 
     vision: VisionConfig = field(default_factory=VisionConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -136,6 +178,7 @@ class Sam3Config:
     fusion: FusionEncoderConfig = field(default_factory=FusionEncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     mask_head: MaskHeadConfig = field(default_factory=MaskHeadConfig)
+    tracker: TrackerConfig | None = field(default_factory=TrackerConfig)
 
     def __post_init__(self) -> None:
         widths = {
@@ -182,6 +225,7 @@ class Sam3Config:
             fusion=FusionEncoderConfig(**small, num_layers=2),
             decoder=DecoderConfig(**small, num_layers=2, num_queries=10),
             mask_head=MaskHeadConfig(hidden_size=32, num_heads=2),
+            tracker=TrackerConfig(hidden_size=32, num_heads=2, mlp_dim=64, iou_head_hidden_size=32),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,9 +272,16 @@ class Sam3Config:
             raise ConfigError(f"config.json is not a complete SAM 3 configuration: {err}") from err
 
 
-def _section_from_dict(section: Any, values: dict[str, Any]) -> Any:
-    """One part's dataclass from its dictionary; JSON lists become the tuples fields hold."""
+def _section_from_dict(section: Any, values: dict[str, Any] | None) -> Any:
+    """One part's dataclass from its dictionary; JSON lists become the tuples fields hold.
+    An optional part (``TrackerConfig | None``) may be None."""
+    if values is None and isinstance(section, str) and section.endswith("| None"):
+        return None
+    if isinstance(section, str):
+        section = section.removesuffix(" | None")
     part = _SECTIONS[section] if isinstance(section, str) else section
+    if values is None:
+        raise TypeError(f"the {part.__name__} section is null")
     return part(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -336,5 +387,6 @@ _SECTIONS: dict[str, type] = {
         FusionEncoderConfig,
         DecoderConfig,
         MaskHeadConfig,
+        TrackerConfig,
     )
 }

@@ -1,10 +1,12 @@
-"""FPN neck: the ViT's single-scale map turned into the detector's feature pyramid."""
+"""FPN neck: the ViT's single-scale map turned into a feature pyramid.
+
+SAM 3 has two, same architecture, own weights: the detector's and the interactive head's.
+"""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from sam3lib.model.config import VisionConfig
 from sam3lib.model.layers import pointwise_conv
 
 
@@ -38,23 +40,24 @@ class FPNLevel(nn.Module):
 
 
 class FPNNeck(nn.Module):
-    """Builds every level in the checkpoint, runs only the three the detector reads.
+    """Builds every level in the checkpoint, runs only the three with scale >= 1.
 
-    The ×0.5 level exists in the published weights (it feeds the video tracker) so it loads,
-    but computing it would be wasted work for image segmentation.
+    The ×0.5 level exists in the published weights of both necks so it loads, but neither
+    head reads it (Meta computes and drops it): computing it would be wasted work.
     """
 
-    def __init__(self, config: VisionConfig) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, scale_factors: tuple[float, ...]
+    ) -> None:
         super().__init__()
         self.fpn_layers = nn.ModuleList(
-            FPNLevel(config.hidden_size, config.fpn_size, scale)
-            for scale in config.fpn_scale_factors
+            FPNLevel(in_channels, out_channels, scale) for scale in scale_factors
         )
-        scales = config.fpn_scale_factors
-        self.detector_levels = sorted(
+        scales = scale_factors
+        self.used_levels = sorted(
             (i for i, scale in enumerate(scales) if scale >= 1.0), key=lambda i: -scales[i]
         )
 
     def forward(self, backbone_map: Tensor) -> list[Tensor]:
         """(B, C, G, G) -> levels with scale >= 1, finest first."""
-        return [self.fpn_layers[i](backbone_map) for i in self.detector_levels]
+        return [self.fpn_layers[i](backbone_map) for i in self.used_levels]

@@ -1,8 +1,11 @@
-"""The SAM 3 image detector, exposed as three composable entry points.
+"""The SAM 3 image model, exposed as composable entry points.
 
-``encode_image`` runs once per image, ``encode_text`` once per prompt, and ``decode`` once per
-(image, prompt) pair; ``forward`` is their composition. Shapes are static for a given batch and
-no Python branch depends on tensor values, so each entry point exports as one graph.
+The detector: ``encode_image`` runs once per image, ``encode_text`` once per prompt, and
+``decode`` once per (image, prompt) pair; ``forward`` is their composition. The interactive
+head (when the checkpoint has it): ``encode_interactive`` once per image, on the trunk output
+``encode_image`` kept, and ``decode_interactive`` once per batch of clicks/boxes. Shapes are
+static for a given batch and no Python branch depends on tensor values, so each entry point
+exports as one graph.
 """
 
 from __future__ import annotations
@@ -13,15 +16,22 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from sam3lib.errors import InputError
+from sam3lib.errors import InputError, InteractiveUnavailableError
 from sam3lib.model.config import Sam3Config, VisionConfig
 from sam3lib.model.decoder import DetrDecoder
 from sam3lib.model.fusion_encoder import FusionEncoder
 from sam3lib.model.geometry_encoder import GeometryEncoder
+from sam3lib.model.interactive import InteractiveHead
 from sam3lib.model.layers import box_cxcywh_to_xyxy, sine_position_grid
 from sam3lib.model.mask_head import MaskDecoder
 from sam3lib.model.neck import FPNNeck
-from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
+from sam3lib.model.outputs import (
+    ImageFeatures,
+    InteractiveFeatures,
+    InteractiveOutputs,
+    Sam3Outputs,
+    TextFeatures,
+)
 from sam3lib.model.scoring import DotProductScoring
 from sam3lib.model.text_encoder import TextEncoder
 from sam3lib.model.vit import ViTBackbone
@@ -36,16 +46,18 @@ class VisionEncoder(nn.Module):
     def __init__(self, config: VisionConfig) -> None:
         super().__init__()
         self.backbone = ViTBackbone(config)
-        self.neck = FPNNeck(config)
+        self.neck = FPNNeck(config.hidden_size, config.fpn_size, config.fpn_scale_factors)
         self.fpn_size = config.fpn_size
 
-    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(B, 3, S, S) -> FPN levels x4, x2, x1 and the sine position encoding of x1."""
-        fpn_x4, fpn_x2, fpn_x1 = self.neck(self.backbone(pixels))
+    def forward(self, pixels: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """(B, 3, S, S) -> FPN levels x4, x2, x1, the sine position encoding of x1, and the
+        trunk's (B, C_vit, G, G) output the levels were made from."""
+        backbone_map = self.backbone(pixels)
+        fpn_x4, fpn_x2, fpn_x1 = self.neck(backbone_map)
         height, width = fpn_x1.shape[-2:]
         pos = sine_position_grid(height, width, self.fpn_size // 2, fpn_x1.device)
         pos = pos.to(fpn_x1.dtype).expand(fpn_x1.shape[0], -1, -1, -1)
-        return fpn_x4, fpn_x2, fpn_x1, pos
+        return fpn_x4, fpn_x2, fpn_x1, pos, backbone_map
 
 
 class Sam3Model(nn.Module):
@@ -72,6 +84,17 @@ class Sam3Model(nn.Module):
         self.detr_decoder = DetrDecoder(config.decoder)
         self.mask_decoder = MaskDecoder(config.mask_head)
         self.dot_product_scoring = DotProductScoring(config.decoder)
+        if config.tracker is not None:
+            vision, tracker = config.vision, config.tracker
+            self.tracker_neck = FPNNeck(
+                vision.hidden_size, tracker.hidden_size, tracker.fpn_scale_factors
+            )
+            self.tracker_model = InteractiveHead(tracker, vision.image_size, vision.grid_size)
+
+    @property
+    def has_interactive_head(self) -> bool:
+        """Whether the checkpoint had the interactive (tracker) head's weights."""
+        return self.config.tracker is not None
 
     @classmethod
     def from_pretrained(
@@ -96,10 +119,57 @@ class Sam3Model(nn.Module):
             raise InputError(
                 f"pixels must have shape (B, 3, {size}, {size}), got {tuple(pixels.shape)}"
             )
-        fpn_x4, fpn_x2, fpn_x1, pos_x1 = self.vision_encoder(pixels)
+        fpn_x4, fpn_x2, fpn_x1, pos_x1, backbone_map = self.vision_encoder(pixels)
         pixel_x2, pixel_x4 = self.mask_decoder.pixel_decoder.project_levels([fpn_x2, fpn_x4])
         attended_x1 = self.detr_encoder.attend_image(_tokens(fpn_x1), _tokens(pos_x1))
-        return ImageFeatures(pixel_x4, pixel_x2, fpn_x1, pos_x1, attended_x1)
+        return ImageFeatures(pixel_x4, pixel_x2, fpn_x1, pos_x1, attended_x1, backbone_map)
+
+    def encode_interactive(self, backbone_map: Tensor) -> InteractiveFeatures:
+        """(B, C_vit, G, G) trunk output (``ImageFeatures.backbone``) -> the interactive head's
+        per-image features: the tracker neck, run only for images that get clicks or boxes.
+
+        Raises:
+            InteractiveUnavailableError: the checkpoint has no interactive head.
+        """
+        head = self._interactive_head()
+        return head.encode(self.tracker_neck(backbone_map))
+
+    def decode_interactive(
+        self,
+        features: InteractiveFeatures,
+        point_coords: Tensor,
+        point_labels: Tensor,
+        mask_input: Tensor,
+        has_mask_input: Tensor,
+    ) -> InteractiveOutputs:
+        """Masks for B prompts of one object each; see :meth:`InteractiveHead.forward`.
+
+        Example:
+            >>> model = Sam3Model(Sam3Config.tiny())  # weights: see sam3lib.checkpoint
+            >>> image = model.encode_image(torch.zeros(1, 3, 168, 168))
+            >>> features = model.encode_interactive(image.backbone)
+            >>> clicks = torch.tensor([[[80.0, 60.0], [0.0, 0.0]]])
+            >>> labels = torch.tensor([[1, -1]])  # a click, then Meta's padding point
+            >>> out = model.decode_interactive(
+            ...     features, clicks, labels, torch.zeros(1, 1, 48, 48), torch.tensor([False])
+            ... )
+            >>> out.mask_logits.shape, out.iou_scores.shape
+            (torch.Size([1, 4, 48, 48]), torch.Size([1, 4]))
+        """
+        return self._interactive_head()(
+            features, point_coords, point_labels, mask_input, has_mask_input
+        )
+
+    def _interactive_head(self) -> InteractiveHead:
+        if self.config.tracker is None:
+            raise InteractiveUnavailableError(
+                "this checkpoint has no interactive (tracker) head: it was saved with the "
+                "detector only, so it segments text and exemplar-box concepts but not clicks "
+                "or boxes of one object; load a full SAM 3 checkpoint (e.g. facebook/sam3 or "
+                "Meta's sam3.pt)"
+            )
+        head: InteractiveHead = self.tracker_model
+        return head
 
     def encode_text(self, token_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
         """(N, L) token ids and (N, L) mask (True on real tokens) -> prompt features."""
