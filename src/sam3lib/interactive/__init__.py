@@ -1,0 +1,2 @@
+"""Interactive segmentation: clicks, boxes and masks in, one object's mask out; and automatic
+masks."""
