@@ -1,5 +1,6 @@
 """sam3lib: a fast, typed runtime for Meta's SAM 3 text-prompted image segmentation."""
 
+from sam3lib.embedding import ImageEmbedding
 from sam3lib.errors import (
     BackendUnavailableError,
     CheckpointError,
@@ -12,9 +13,10 @@ from sam3lib.errors import (
     NotASam3CheckpointError,
     Sam3Error,
 )
+from sam3lib.interactive.result import InteractiveResult
 from sam3lib.model import Sam3Config, Sam3Model
 from sam3lib.result import SegmentationResult
-from sam3lib.segmenter import ImageEmbedding, Segmenter
+from sam3lib.segmenter import Segmenter
 from sam3lib.version import __version__
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "HubAccessError",
     "ImageEmbedding",
     "InputError",
+    "InteractiveResult",
     "InteractiveUnavailableError",
     "NotASam3CheckpointError",
     "Sam3Config",

@@ -1,9 +1,12 @@
-"""The Segmenter: text and box prompts in, masks, boxes and scores at the image's size out.
+"""The Segmenter: SAM 3's image modes behind one object.
 
-It is the only orchestration layer: it prepares inputs (:mod:`sam3lib.preprocess`,
-:mod:`sam3lib.tokenizer`, :mod:`sam3lib.prompts`), runs a :class:`~sam3lib.backends.Backend`
-and turns raw outputs into :class:`~sam3lib.result.SegmentationResult` with
-:mod:`sam3lib.postprocess`. It knows nothing about precisions or engines.
+Concept segmentation (text and exemplar boxes -> every matching instance) is orchestrated
+here: it prepares inputs (:mod:`sam3lib.preprocess`, :mod:`sam3lib.tokenizer`,
+:mod:`sam3lib.prompts`), runs a :class:`~sam3lib.backends.Backend` and turns raw outputs into
+:class:`~sam3lib.result.SegmentationResult` with :mod:`sam3lib.postprocess`. Interactive
+segmentation (clicks, boxes -> one object) and automatic masks live in
+:mod:`sam3lib.interactive`; the Segmenter only checks their arguments and hands over. It knows
+nothing about precisions or engines.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
@@ -21,8 +23,11 @@ from tqdm.auto import tqdm
 
 from sam3lib.backends import Backend, Precision, check_precision, create_backend, default_backend
 from sam3lib.checkpoint.resolve import resolve_checkpoint
+from sam3lib.embedding import ImageEmbedding
 from sam3lib.errors import CheckpointError, InputError
-from sam3lib.model.outputs import ImageFeatures
+from sam3lib.interactive.predictor import DEFAULT_MAX_HOLE_AREA, InteractivePredictor
+from sam3lib.interactive.prompts import PointsLike, check_interactive_prompt
+from sam3lib.interactive.result import InteractiveResult
 from sam3lib.postprocess import (
     MaskOrder,
 )
@@ -38,22 +43,6 @@ from sam3lib.prompts import (
 from sam3lib.result import SegmentationResult
 from sam3lib.text_cache import TextFeatureCache
 from sam3lib.tokenizer import Sam3Tokenizer
-
-
-@dataclass(frozen=True, eq=False)
-class ImageEmbedding:
-    """An image encoded once, to be segmented with any number of prompts.
-
-    Attributes:
-        features: the backend's image features (batch 1).
-        original_size: (height, width) of the image, as displayed (EXIF orientation applied).
-        timings: seconds spent preprocessing and encoding.
-    """
-
-    features: ImageFeatures
-    original_size: tuple[int, int]
-    timings: dict[str, float] = field(default_factory=dict)
-    backend: Backend | None = field(default=None, repr=False)
 
 
 class Segmenter:
@@ -94,6 +83,7 @@ class Segmenter:
         self.backend = backend
         self.tokenizer = tokenizer
         self.text_cache = TextFeatureCache(text_cache_size)
+        self.interactive = InteractivePredictor(backend)
 
     @classmethod
     def from_pretrained(
@@ -247,6 +237,76 @@ class Segmenter:
         results = self._segment_embedding(embedding, prompts, exemplars, options)
         single = prompt is None or isinstance(prompt, str)
         return results[0] if single else results
+
+    def predict(
+        self,
+        image: ImageLike | ImageEmbedding,
+        *,
+        points: PointsLike | None = None,
+        point_labels: Sequence[int] | None = None,
+        box: Sequence[float] | None = None,
+        boxes: BoxesLike | None = None,
+        mask_input: Any = None,
+        multimask: bool = True,
+        max_hole_area: int = DEFAULT_MAX_HOLE_AREA,
+    ) -> InteractiveResult:
+        """Segment one object from clicks and/or a box, or several objects from boxes.
+
+        This is SAM 3's interactive head (SAM-2 style), not the concept detector: a box here
+        means "this object", whereas the ``boxes`` of :meth:`segment` are exemplars ("find
+        everything like this").
+
+        Args:
+            image: a path, PIL image, array, tensor or an :class:`ImageEmbedding` (encode once
+                with :meth:`encode_image`, then click as often as you like: each click costs
+                only the small decoder).
+            points: (P, 2) xy clicks in pixels of the image; must lie inside it (refused, not
+                clipped).
+            point_labels: (P,) 1 for "this is the object", 0 for "this is not"; default all 1.
+            box: [x0, y0, x1, y1] in pixels around the object.
+            boxes: (N, 4) boxes, one object each, decoded in one batch (not with ``box`` or
+                ``points``).
+            mask_input: the ``logits[best]`` of an earlier result for the same object (a
+                (288, 288) array for SAM 3), to refine it with more clicks.
+            multimask: return three candidate masks (the right choice for one ambiguous
+                click); False returns one mask (better for boxes and several clicks). With
+                ``boxes``, each object's best candidate is returned.
+            max_hole_area: fill background holes up to this many low-resolution pixels, as
+                Meta's predictor does (0: off).
+
+        Returns:
+            An :class:`~sam3lib.interactive.InteractiveResult`: masks at the image's size,
+            scores = predicted IoU, ``best``, and the low-resolution ``logits`` to refine with.
+
+        Raises:
+            InputError: a prompt argument is unacceptable (the message names it).
+            InteractiveUnavailableError: the checkpoint has no interactive head.
+
+        Example:
+            >>> emb = seg.encode_image("photo.jpg")  # doctest: +SKIP
+            >>> res = seg.predict(emb, points=[[410, 220]], point_labels=[1])  # doctest: +SKIP
+            >>> res = seg.predict(emb, points=[[410, 220], [380, 260]], point_labels=[1, 0],
+            ...                   mask_input=res.logits[res.best])  # doctest: +SKIP
+        """
+        predictor = self.interactive
+        predictor.tracker  # noqa: B018  # no head: fail before encoding the image
+        if not isinstance(multimask, bool):
+            raise InputError(f"multimask: expected True or False, got {multimask!r}")
+        embedding = self._embedding(image)
+        vision = self.backend.config.vision
+        prompts = check_interactive_prompt(
+            points=points,
+            point_labels=point_labels,
+            box=box,
+            boxes=boxes,
+            mask_input=mask_input,
+            image_size=embedding.original_size,
+            model_size=vision.image_size,
+            mask_size=predictor.mask_size,
+        )
+        return predictor.predict(
+            embedding, prompts, multimask=multimask, max_hole_area=max_hole_area
+        )
 
     def segment_batch(
         self,

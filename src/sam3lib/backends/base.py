@@ -16,7 +16,13 @@ from torch import Tensor
 
 from sam3lib.errors import InputError
 from sam3lib.model.config import Sam3Config
-from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
+from sam3lib.model.outputs import (
+    ImageFeatures,
+    InteractiveFeatures,
+    InteractiveOutputs,
+    Sam3Outputs,
+    TextFeatures,
+)
 
 Precision = Literal["fp32", "fp16", "bf16"]
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)
@@ -24,7 +30,7 @@ PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 
 @runtime_checkable
 class Backend(Protocol):
-    """What the Segmenter needs from an engine: the model's three entry points.
+    """What the Segmenter needs from an engine: the model's entry points.
 
     Implementations must be safe to call from several threads at once (no per-call state on
     the object) and must return float32 tensors on :attr:`device`.
@@ -52,6 +58,22 @@ class Backend(Protocol):
         box_mask: Tensor | None = None,
     ) -> Sam3Outputs:
         """Raw detector outputs, float32; batches broadcast as in ``Sam3Model.decode``."""
+        ...
+
+    def encode_interactive(self, backbone: Tensor) -> InteractiveFeatures:
+        """(B, C_vit, G, G) trunk output (``ImageFeatures.backbone``) -> the interactive
+        head's features, float32; raises ``InteractiveUnavailableError`` without the head."""
+        ...
+
+    def decode_interactive(
+        self,
+        features: InteractiveFeatures,
+        point_coords: Tensor,
+        point_labels: Tensor,
+        mask_input: Tensor,
+        has_mask_input: Tensor,
+    ) -> InteractiveOutputs:
+        """Raw interactive-head outputs, float32, as ``Sam3Model.decode_interactive``."""
         ...
 
 

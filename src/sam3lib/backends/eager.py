@@ -27,9 +27,19 @@ from sam3lib.backends.torch_compile import CompileMode, check_compile, entry_poi
 from sam3lib.checkpoint.loader import load_resolved_model
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint
 from sam3lib.errors import InputError
-from sam3lib.model import ImageFeatures, Sam3Config, Sam3Model, Sam3Outputs, TextFeatures
+from sam3lib.model import (
+    ImageFeatures,
+    InteractiveFeatures,
+    InteractiveOutputs,
+    Sam3Config,
+    Sam3Model,
+    Sam3Outputs,
+    TextFeatures,
+)
 
-Features = TypeVar("Features", ImageFeatures, TextFeatures, Sam3Outputs)
+Features = TypeVar(
+    "Features", ImageFeatures, TextFeatures, Sam3Outputs, InteractiveFeatures, InteractiveOutputs
+)
 
 
 class TorchBackend:
@@ -116,6 +126,27 @@ class TorchBackend:
                 for rows in (slice(start, start + chunk) for start in range(0, prompts, chunk))
             ]
             return Sam3Outputs(*(torch.cat(field) for field in zip(*parts, strict=True)))
+
+    def encode_interactive(self, backbone: Tensor) -> InteractiveFeatures:
+        """Trunk output -> the interactive head's features (see ``Sam3Model``)."""
+        with torch.inference_mode(), self._numerics():
+            return as_float32(self._calls.encode_interactive(backbone))
+
+    def decode_interactive(
+        self,
+        features: InteractiveFeatures,
+        point_coords: Tensor,
+        point_labels: Tensor,
+        mask_input: Tensor,
+        has_mask_input: Tensor,
+    ) -> InteractiveOutputs:
+        """Raw interactive-head outputs, float32; arguments as in
+        :meth:`Sam3Model.decode_interactive`."""
+        with torch.inference_mode(), self._numerics():
+            outputs = self._calls.decode_interactive(
+                features, point_coords, point_labels, mask_input, has_mask_input
+            )
+            return as_float32(outputs)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(device={self.device}, precision={self.precision!r})"

@@ -17,10 +17,16 @@ import torch
 from torch import Tensor
 
 from sam3lib.backends.base import Precision, check_prompt_chunk
-from sam3lib.errors import InputError
+from sam3lib.errors import InputError, InteractiveUnavailableError
 from sam3lib.export.manifest import ExportManifest
 from sam3lib.model.config import Sam3Config
-from sam3lib.model.outputs import ImageFeatures, Sam3Outputs, TextFeatures
+from sam3lib.model.outputs import (
+    ImageFeatures,
+    InteractiveFeatures,
+    InteractiveOutputs,
+    Sam3Outputs,
+    TextFeatures,
+)
 from sam3lib.model.sam3 import common_batch
 
 # The image features the decoder graph takes: all but the trunk output (``backbone``).
@@ -135,6 +141,22 @@ class ExportedGraphBackend(ABC):
             for i in range(batch)
         ]
         return Sam3Outputs(*(torch.cat(parts) for parts in zip(*per_image, strict=True)))
+
+    def encode_interactive(self, backbone: Tensor) -> InteractiveFeatures:
+        raise InteractiveUnavailableError(
+            "these exported graphs hold the concept detector only: clicks and boxes of one "
+            "object need the interactive graphs, which this export does not have"
+        )
+
+    def decode_interactive(
+        self,
+        features: InteractiveFeatures,
+        point_coords: Tensor,
+        point_labels: Tensor,
+        mask_input: Tensor,
+        has_mask_input: Tensor,
+    ) -> InteractiveOutputs:
+        return self.encode_interactive(features.embedding)  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(device={self.device}, precision={self.precision!r})"

@@ -21,12 +21,19 @@ import importlib.util
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import torch
 
 from sam3lib.errors import BackendUnavailableError, InputError
-from sam3lib.model import ImageFeatures, Sam3Model, Sam3Outputs, TextFeatures
+from sam3lib.model import (
+    ImageFeatures,
+    InteractiveFeatures,
+    InteractiveOutputs,
+    Sam3Model,
+    Sam3Outputs,
+    TextFeatures,
+)
 
 # Modes that capture CUDA graphs ("reduce-overhead", "max-autotune") are left out: a graph's
 # outputs are overwritten by its next replay, and a backend's outputs (image features, cached
@@ -37,22 +44,30 @@ COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
 
 @dataclass(frozen=True)
 class EntryPoints:
-    """The three calls a torch backend makes: the model's own methods, or compiled ones."""
+    """The calls a torch backend makes: the model's own methods, or compiled ones."""
 
     encode_image: Callable[[torch.Tensor], ImageFeatures]
     encode_text: Callable[[torch.Tensor, torch.Tensor], TextFeatures]
     decode: Callable[..., Sam3Outputs]
+    encode_interactive: Callable[[torch.Tensor], InteractiveFeatures]
+    decode_interactive: Callable[..., InteractiveOutputs]
 
 
 def entry_points(model: Sam3Model, compile_mode: CompileMode | None) -> EntryPoints:
     """``model``'s entry points, each under ``torch.compile(mode=compile_mode)`` unless None."""
-    if compile_mode is None:
-        return EntryPoints(model.encode_image, model.encode_text, model.decode)
-    return EntryPoints(
-        torch.compile(model.encode_image, mode=compile_mode),
-        torch.compile(model.encode_text, mode=compile_mode),
-        torch.compile(model.decode, mode=compile_mode),
+    calls = (
+        model.encode_image,
+        model.encode_text,
+        model.decode,
+        model.encode_interactive,
+        model.decode_interactive,
     )
+    if compile_mode is None:
+        return EntryPoints(*calls)
+    # Compiled lazily, on first call: a model without the interactive head raises then, as
+    # eagerly, and the decoder compiles only for users who click.
+    compiled: list[Any] = [torch.compile(call, mode=compile_mode) for call in calls]
+    return EntryPoints(*compiled)
 
 
 def check_compile(value: object, device: torch.device) -> CompileMode | None:
