@@ -25,6 +25,8 @@ from sam3lib.backends import Backend, Precision, check_precision, create_backend
 from sam3lib.checkpoint.resolve import resolve_checkpoint
 from sam3lib.embedding import ImageEmbedding
 from sam3lib.errors import CheckpointError, InputError
+from sam3lib.interactive.generator import GeneratedMasks, generate_masks
+from sam3lib.interactive.mask_generation import MaskGenerationOptions
 from sam3lib.interactive.predictor import DEFAULT_MAX_HOLE_AREA, InteractivePredictor
 from sam3lib.interactive.prompts import PointsLike, check_interactive_prompt
 from sam3lib.interactive.result import InteractiveResult
@@ -32,7 +34,7 @@ from sam3lib.postprocess import (
     MaskOrder,
 )
 from sam3lib.postprocess.pipeline import PostprocessOptions, Refine, instances
-from sam3lib.preprocess import ImageLike, preprocess
+from sam3lib.preprocess import ImageLike, preprocess, to_rgb_uint8
 from sam3lib.prompts import (
     BOX_ONLY_TEXT,
     BoxesLike,
@@ -307,6 +309,57 @@ class Segmenter:
         return predictor.predict(
             embedding, prompts, multimask=multimask, max_hole_area=max_hole_area
         )
+
+    def generate(
+        self,
+        image: ImageLike,
+        options: MaskGenerationOptions | None = None,
+        *,
+        progress: bool | None = None,
+        **option_values: Any,
+    ) -> GeneratedMasks:
+        """Automatic masks: every object the interactive head finds from a grid of clicks
+        (segment-anything's automatic mask generator; see
+        :mod:`sam3lib.interactive.generator` for each step).
+
+        Args:
+            image: a path, PIL image, array or tensor (crops are cut from its pixels, so an
+                :class:`ImageEmbedding` is not accepted).
+            options: a :class:`~sam3lib.interactive.MaskGenerationOptions`, or give its
+                fields as keywords (``points_per_side=32``, ``pred_iou_thresh=0.88``, ...).
+            progress: show a progress bar; by default only on a terminal.
+
+        Returns:
+            :class:`~sam3lib.interactive.GeneratedMasks`, largest mask first; ``scores`` are
+            predicted IoUs.
+
+        Raises:
+            InputError: a bad image or option (the message names it).
+            InteractiveUnavailableError: the checkpoint has no interactive head.
+
+        Example:
+            >>> everything = seg.generate("photo.jpg", points_per_side=32)  # doctest: +SKIP
+            >>> everything.overlay("photo.jpg").save("everything.png")  # doctest: +SKIP
+        """
+        self.interactive.tracker  # noqa: B018  # no head: fail before any work
+        if isinstance(image, ImageEmbedding):
+            raise InputError(
+                "image: generate needs the image itself (it encodes crops of it), not an "
+                "ImageEmbedding"
+            )
+        if options is None:
+            try:
+                options = MaskGenerationOptions(**option_values)
+            except TypeError as error:
+                raise InputError(f"generate: {error}") from None
+        elif option_values:
+            raise InputError("generate: pass options= or option keywords, not both")
+        elif not isinstance(options, MaskGenerationOptions):
+            raise InputError(
+                f"options: expected a MaskGenerationOptions, got {type(options).__name__}"
+            )
+        rgb = to_rgb_uint8(image).permute(1, 2, 0).numpy()
+        return generate_masks(self.interactive, self.encode_image, rgb, options, progress=progress)
 
     def segment_batch(
         self,

@@ -22,7 +22,7 @@ import torch
 
 from sam3lib.errors import InputError
 
-__all__ = ["ObjectPrompts", "PointsLike", "check_interactive_prompt"]
+__all__ = ["ObjectPrompts", "PointsLike", "check_interactive_prompt", "clicks_prompt"]
 
 PointsLike = Sequence[Sequence[float]] | npt.NDArray[np.generic]
 
@@ -139,6 +139,25 @@ def check_interactive_prompt(
         mask_input=masks,
         has_mask_input=has_mask,
     )
+
+
+def clicks_prompt(
+    points_px: torch.Tensor, image_size: tuple[int, int], model_size: int, mask_size: int
+) -> ObjectPrompts:
+    """One object per click: each a single positive point plus Meta's padding point.
+
+    Args:
+        points_px: (N, 2) xy in pixels of an image of ``image_size`` (H, W); not checked
+            (the automatic mask generator makes them).
+    """
+    height, width = image_size
+    count = points_px.shape[0]
+    scale = torch.tensor([model_size / width, model_size / height], dtype=torch.float64)
+    clicks = (points_px.to(torch.float64) * scale).to(torch.float32).unsqueeze(1)
+    coords = torch.cat((clicks, torch.zeros(count, 1, 2)), dim=1)
+    labels = torch.tensor([POSITIVE, PADDING]).expand(count, 2).contiguous()
+    masks, has_mask = _mask_input(None, count, mask_size)
+    return ObjectPrompts(coords, labels, masks, has_mask)
 
 
 def _is_flat_box(box: object) -> bool:
