@@ -13,7 +13,7 @@ from sam3lib.errors import (
     NotASam3CheckpointError,
     Sam3Error,
 )
-from sam3lib.interactive.result import InteractiveResult
+from sam3lib.interactive import GeneratedMasks, InteractiveResult, MaskGenerationOptions
 from sam3lib.model import Sam3Config, Sam3Model
 from sam3lib.result import SegmentationResult
 from sam3lib.segmenter import Segmenter
@@ -25,11 +25,13 @@ __all__ = [
     "CheckpointKeyError",
     "ConfigError",
     "CorruptCheckpointError",
+    "GeneratedMasks",
     "HubAccessError",
     "ImageEmbedding",
     "InputError",
     "InteractiveResult",
     "InteractiveUnavailableError",
+    "MaskGenerationOptions",
     "NotASam3CheckpointError",
     "Sam3Config",
     "Sam3Error",
