@@ -1,8 +1,8 @@
 """The ``sam3lib`` command line (also ``python -m sam3lib``): dispatches to subcommands.
 
-Each subcommand owns its arguments in the module that does the work, exposing
-``main(argv) -> exit status``; this module only routes to it, importing it lazily so that
-``sam3lib --help`` stays fast.
+Each subcommand owns its arguments in the module that does the work, exposing a function
+``(argv) -> exit status`` (``main`` unless named after a colon); this module only routes to
+it, importing it lazily so that ``sam3lib --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,7 +13,18 @@ import sys
 
 SUBCOMMANDS = {
     "convert": ("sam3lib.checkpoint.convert", "convert Meta's sam3.pt to model.safetensors"),
-    "segment": ("sam3lib.segment_command", "segment images with text prompts or boxes"),
+    "segment": (
+        "sam3lib.segment_command",
+        "find every instance of a concept: text prompts and/or exemplar boxes",
+    ),
+    "click": (
+        "sam3lib.interactive_command:click_main",
+        "segment ONE object from clicks on it or a box around it",
+    ),
+    "everything": (
+        "sam3lib.interactive_command:everything_main",
+        "automatic masks of every object, no prompt",
+    ),
     "export": ("sam3lib.export.command", "export the model to ONNX graphs and a manifest"),
     "app": ("sam3lib.app.command", "web demo: drop an image, type a prompt (extra 'app')"),
     "serve": ("sam3lib.server.command", "HTTP API: POST /v1/segment (extra 'server')"),
@@ -27,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, (_, summary) in SUBCOMMANDS.items():
         commands.add_parser(name, help=summary, add_help=False)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    module = importlib.import_module(SUBCOMMANDS[args.command][0])
-    status: int = module.main(rest)
+    module_name, _, function = SUBCOMMANDS[args.command][0].partition(":")
+    module = importlib.import_module(module_name)
+    status: int = getattr(module, function or "main")(rest)
     return status

@@ -1,4 +1,7 @@
-"""``sam3lib segment``: segment images from the command line, save overlays and JSON.
+"""``sam3lib segment``: segment images from the command line, save overlays, masks and JSON.
+
+Also what every image command (``segment``, ``click``, ``everything``) shares: the model
+options, the output files (:class:`Outputs`), coordinate parsing and error reporting.
 
 Example:
     sam3lib segment street.jpg --prompt "red car" --prompt bicycle --out cars.png --json cars.json
@@ -9,22 +12,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
 from sam3lib.result import SegmentationResult
-from sam3lib.visualize import draw_overlay
+
+if TYPE_CHECKING:
+    from sam3lib.segmenter import Segmenter
 
 DEFAULT_MODEL = "facebook/sam3"
+_SCORES_LISTED = 10  # a summary line lists at most this many scores
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sam3lib segment",
-        description="Find every instance of the prompted concepts in each image.",
+        description="Find every instance of the prompted concepts in each image: text "
+        "prompts and/or exemplar boxes ('find everything like the object in this box'). To "
+        "segment the one object inside a box, or under a click, use `sam3lib click`.",
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.add_argument(
@@ -34,30 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--box",
         action="append",
         default=[],
-        type=_box,
+        type=parse_box,
         metavar="X0,Y0,X1,Y1",
-        help="positive exemplar box in pixels (repeatable)",
+        help="positive exemplar box in pixels: find every object like this one (repeatable)",
     )
     parser.add_argument(
         "--negative-box",
         action="append",
         default=[],
-        type=_box,
+        type=parse_box,
         metavar="X0,Y0,X1,Y1",
-        help="negative exemplar box in pixels (repeatable)",
+        help="negative exemplar box in pixels: not like this one (repeatable)",
     )
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub repo id, directory or file")
-    parser.add_argument(
-        "--out", type=Path, help="overlay image (a directory when there are several images)"
-    )
-    parser.add_argument("--json", type=Path, help="write the results as JSON (COCO RLE masks)")
-    parser.add_argument("--backend", choices=sorted(BACKEND_MODULES), default=None)
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--threshold", type=float, default=0.5, help="score threshold")
     parser.add_argument("--mask-threshold", type=float, default=0.5)
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--refine", type=int, default=0, metavar="LEVEL", help="0 (off) to 5")
+    add_model_arguments(parser)
+    add_output_arguments(parser)
     return parser
 
 
@@ -66,19 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.prompt and not args.box and not args.negative_box:
         print("error: give at least one --prompt or --box", file=sys.stderr)
         return 2
-    try:
-        return _run(args)
-    except Sam3Error as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return run_reporting_errors(_run, args)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sam3lib.segmenter import Segmenter  # torch is imported only when there is work
-
-    segmenter = Segmenter.from_pretrained(
-        args.model, device=args.device, backend=args.backend, precision=args.precision
-    )
+    segmenter = load_segmenter(args)
     boxes = args.box + args.negative_box
     options: dict[str, Any] = {
         "boxes": boxes or None,
@@ -89,36 +83,135 @@ def _run(args: argparse.Namespace) -> int:
         "refine": args.refine or None,
     }
     prompts: list[str] | None = args.prompt or None
-    several = len(args.images) > 1
-    if args.out is not None and several:
-        args.out.mkdir(parents=True, exist_ok=True)
-    report = []
+    outputs = Outputs(args, several=len(args.images) > 1)
     for path in args.images:
         results = segmenter.segment(path, prompts, **options)
-        per_image = results if isinstance(results, list) else [results]
-        _print_summary(path, per_image)
-        if args.out is not None:
-            target = args.out / f"{path.stem}.png" if several else args.out
-            draw_overlay(path, per_image).save(target)
-        report.append({"image": str(path), "results": [r.to_dict() for r in per_image]})
-    if args.json is not None:
-        args.json.write_text(json.dumps({"model": args.model, "images": report}, indent=2))
+        outputs.add(path, results if isinstance(results, list) else [results])
+    outputs.finish()
     return 0
 
 
-def _print_summary(path: Path, results: list[SegmentationResult]) -> None:
+# --- shared by the image commands ----------------------------------------------------------
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model``, ``--backend``, ``--precision``, ``--device``: what :func:`load_segmenter`
+    reads."""
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub repo id, directory or file")
+    parser.add_argument("--backend", choices=sorted(BACKEND_MODULES), default=None)
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    parser.add_argument("--device", default="cpu")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--out``, ``--masks``, ``--json``: the files :class:`Outputs` writes."""
+    parser.add_argument(
+        "--out", type=Path, help="overlay image (a directory when there are several images)"
+    )
+    parser.add_argument(
+        "--masks",
+        type=Path,
+        help="mask label map PNG: pixel = instance number (1, 2, ... in JSON order; later "
+        "over earlier), 0 background; 16-bit from 256 instances (a directory when there are "
+        "several images)",
+    )
+    parser.add_argument("--json", type=Path, help="write the results as JSON (COCO RLE masks)")
+
+
+def load_segmenter(args: argparse.Namespace) -> Segmenter:
+    """The Segmenter :func:`add_model_arguments` describes."""
+    from sam3lib.segmenter import Segmenter  # torch is imported only when there is work
+
+    return Segmenter.from_pretrained(
+        args.model, device=args.device, backend=args.backend, precision=args.precision
+    )
+
+
+def run_reporting_errors(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``run(args)``, with a sam3lib error printed as one ``error: ...`` line and exit status 1."""
+    try:
+        return run(args)
+    except Sam3Error as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+class Outputs:
+    """Writes what :func:`add_output_arguments` asked for, image by image, and a summary.
+
+    Args:
+        args: the parsed arguments (``out``, ``masks``, ``json``, ``model``).
+        several: more than one image: ``--out`` and ``--masks`` are directories, holding
+            ``<image stem>.png`` each.
+        show_labels: draw "label score" tags on the overlay (too many for automatic masks).
+    """
+
+    def __init__(
+        self, args: argparse.Namespace, *, several: bool, show_labels: bool = True
+    ) -> None:
+        self.overlay: Path | None = args.out
+        self.masks: Path | None = args.masks
+        self.json: Path | None = args.json
+        self.model: str = args.model
+        self.several = several
+        self.show_labels = show_labels
+        self.entries: list[dict[str, Any]] = []
+        for directory in (self.overlay, self.masks):
+            if directory is not None and several:
+                directory.mkdir(parents=True, exist_ok=True)
+
+    def add(self, image: Path, results: Sequence[SegmentationResult], **fields: Any) -> None:
+        """Print a summary of ``image``'s results and write its overlay and masks; ``fields``
+        join its JSON entry (e.g. the prompt)."""
+        from sam3lib.app.downloads import save_label_map  # numpy and Pillow only, no gradio
+        from sam3lib.visualize import draw_overlay
+
+        print_summary(image, results)
+        if self.overlay is not None:
+            overlay = draw_overlay(image, results, show_labels=self.show_labels)
+            overlay.save(self._target(self.overlay, image))
+        if self.masks is not None:
+            save_label_map(results, self._target(self.masks, image))
+        self.entries.append(
+            {"image": str(image), **fields, "results": [r.to_dict() for r in results]}
+        )
+
+    def finish(self) -> None:
+        """Write the JSON report of every image added."""
+        if self.json is not None:
+            report = {"model": self.model, "images": self.entries}
+            self.json.write_text(json.dumps(report, indent=2))
+
+    def _target(self, path: Path, image: Path) -> Path:
+        return path / f"{image.stem}.png" if self.several else path
+
+
+def print_summary(path: Path, results: Sequence[SegmentationResult]) -> None:
     print(path)
     for result in results:
-        scores = ", ".join(f"{score:.2f}" for score in result.scores)
-        print(f"  {result.label}: {len(result)} instance(s)" + (f" [{scores}]" if scores else ""))
+        shown = ", ".join(f"{score:.2f}" for score in result.scores[:_SCORES_LISTED])
+        more = ", …" if len(result) > _SCORES_LISTED else ""
+        print(
+            f"  {result.label}: {len(result)} instance(s)" + (f" [{shown}{more}]" if shown else "")
+        )
 
 
-def _box(text: str) -> list[float]:
+def parse_box(text: str) -> list[float]:
+    """``"X0,Y0,X1,Y1"`` as four numbers (an argparse ``type``)."""
+    return _numbers(text, 4, "X0,Y0,X1,Y1")
+
+
+def parse_point(text: str) -> list[float]:
+    """``"X,Y"`` as two numbers (an argparse ``type``)."""
+    return _numbers(text, 2, "X,Y")
+
+
+def _numbers(text: str, count: int, shape: str) -> list[float]:
     parts = text.split(",")
     try:
         values = [float(part) for part in parts]
     except ValueError:
         values = []
-    if len(values) != 4:
-        raise argparse.ArgumentTypeError(f"expected X0,Y0,X1,Y1 (four numbers), got {text!r}")
+    if len(values) != count:
+        raise argparse.ArgumentTypeError(f"expected {shape} ({count} numbers), got {text!r}")
     return values

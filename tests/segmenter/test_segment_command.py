@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from sam3lib import Segmenter
+from sam3lib.app.downloads import label_map
 from sam3lib.cli import main
 from sam3lib.formats import decode_rle
 
@@ -27,11 +28,11 @@ def photo_file(photo: npt.NDArray[np.uint8], tmp_path: Path) -> Path:
 def test_segment_writes_overlay_and_json_equal_to_the_api(
     tiny_checkpoint_dir: Path, segmenter: Segmenter, photo_file: Path, tmp_path: Path
 ) -> None:
-    overlay, report = tmp_path / "overlay.png", tmp_path / "out.json"
+    overlay, report, labels = tmp_path / "overlay.png", tmp_path / "out.json", tmp_path / "m.png"
     argv = ["segment", str(photo_file), "--prompt", "cat", "--prompt", "red car"]
     argv += ["--model", str(tiny_checkpoint_dir), "--threshold", "0.2"]
     argv += ["--box", "10,10,120,100", "--negative-box", "150,80,240,180"]
-    argv += ["--out", str(overlay), "--json", str(report)]
+    argv += ["--out", str(overlay), "--json", str(report), "--masks", str(labels)]
     assert main(argv) == 0
 
     expected = segmenter.segment(
@@ -50,6 +51,8 @@ def test_segment_writes_overlay_and_json_equal_to_the_api(
         np.testing.assert_array_equal(np.array(masks).reshape(want.masks.shape), want.masks)
     with Image.open(overlay) as image:
         assert image.size == (250, 190)
+    with Image.open(labels) as image:  # instance n (1-based, in JSON order) is pixel value n
+        np.testing.assert_array_equal(np.asarray(image), label_map(expected))
 
 
 def test_several_images_write_one_overlay_each(

@@ -38,12 +38,25 @@ def label_map(results: Sequence[SegmentationResult]) -> npt.NDArray[np.uint16]:
     return labels
 
 
+def save_label_map(results: Sequence[SegmentationResult], path: Path) -> None:
+    """Write :func:`label_map` as a grey PNG: 8-bit below 256 instances, 16-bit from 256.
+
+    Raises:
+        InputError: as :func:`label_map`.
+
+    Example:
+        >>> save_label_map([result], Path("masks.png"))  # doctest: +SKIP
+    """
+    labels = label_map(results)
+    # A uint8 array becomes an 8-bit grey PNG, a uint16 one a 16-bit grey PNG.
+    Image.fromarray(labels.astype(np.uint8) if labels.max(initial=0) < 256 else labels).save(path)
+
+
 def write_downloads(results: Sequence[SegmentationResult], directory: Path) -> list[Path]:
     """Write ``masks.png`` and ``masks_coco_rle.json`` into ``directory``.
 
-    ``masks.png`` is a label map (:func:`label_map`): 8-bit grey when there are fewer than 256
-    instances, 16-bit otherwise. The JSON holds :meth:`SegmentationResult.to_dict` per
-    prompt, masks as COCO RLE.
+    ``masks.png`` is a label map (:func:`save_label_map`). The JSON holds
+    :meth:`SegmentationResult.to_dict` per prompt, masks as COCO RLE.
 
     Returns:
         The two paths.
@@ -52,11 +65,9 @@ def write_downloads(results: Sequence[SegmentationResult], directory: Path) -> l
         >>> write_downloads([result], Path("out"))  # doctest: +SKIP
         [PosixPath('out/masks.png'), PosixPath('out/masks_coco_rle.json')]
     """
-    labels = label_map(results)
     directory.mkdir(parents=True, exist_ok=True)
     png, rle = directory / LABEL_MAP_NAME, directory / RLE_NAME
-    # A uint8 array becomes an 8-bit grey PNG, a uint16 one a 16-bit grey PNG.
-    Image.fromarray(labels.astype(np.uint8) if labels.max(initial=0) < 256 else labels).save(png)
+    save_label_map(results, png)
     report = {
         "image_size": list(results[0].image_size),
         "results": [result.to_dict("rle") for result in results],
