@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
-from helpers.transformers_tracker_reference import build_tiny_tracker_reference, our_state_dict
+from helpers.transformers_tracker_reference import (
+    build_our_tiny_model,
+    build_tiny_tracker_reference,
+)
 from sam3lib import Segmenter
 from sam3lib.backends.eager import EagerBackend
-from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.model import Sam3Model
 from sam3lib.tokenizer import Sam3Tokenizer
 
 
@@ -23,9 +26,7 @@ def tracker_reference(transformers_reference: Any) -> Any:
 @pytest.fixture(scope="session")
 def tiny_interactive_model(transformers_reference: Any, tracker_reference: Any) -> Sam3Model:
     """Our tiny model, both heads, with the two references' weights."""
-    model = Sam3Model(Sam3Config.tiny()).eval()
-    model.load_state_dict(our_state_dict(transformers_reference, tracker_reference), strict=True)
-    return model
+    return build_our_tiny_model(transformers_reference, tracker_reference)
 
 
 @pytest.fixture(scope="session")
