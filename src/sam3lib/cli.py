@@ -26,8 +26,11 @@ SUBCOMMANDS = {
         "automatic masks of every object, no prompt",
     ),
     "export": ("sam3lib.export.command", "export the model to ONNX graphs and a manifest"),
-    "app": ("sam3lib.app.command", "web demo: drop an image, type a prompt (extra 'app')"),
-    "serve": ("sam3lib.server.command", "HTTP API: POST /v1/segment (extra 'server')"),
+    "app": ("sam3lib.app.command", "web demo: type a prompt, or click objects (extra 'app')"),
+    "serve": (
+        "sam3lib.server.command",
+        "HTTP API: /v1/segment, /v1/predict, /v1/generate (extra 'server')",
+    ),
     "bench": ("sam3lib.bench.command", "time each stage per backend, next to transformers"),
 }
 

@@ -101,13 +101,23 @@ def test_malformed_requests_over_the_network(server: Server, kind: str, status: 
     assert "Traceback" not in response.text
 
 
+def test_clicks_on_a_detector_only_checkpoint_get_409(server: Server) -> None:
+    body = json_request(png_bytes(picture(50, 60, seed=1)), points=[[10, 10]])
+    with httpx.Client(timeout=60) as client:
+        info = client.get(f"{server.url}/v1/info").json()
+        response = client.post(f"{server.url}/v1/predict", json=body)
+    assert info["interactive"] is False
+    assert response.status_code == 409, response.text
+    assert "no interactive (tracker) head" in response.json()["detail"]
+
+
 def test_binds_loopback_logs_json_and_serves_the_schema(server: Server) -> None:
     with httpx.Client(timeout=30) as client:
         info = client.get(f"{server.url}/v1/info").json()
         schema = client.get(f"{server.url}/openapi.json").json()
         client.get(f"{server.url}/healthz", headers={"X-Request-ID": "log-probe"})
     assert info["backend"] == "eager"
-    assert "/v1/segment" in schema["paths"]
+    assert {"/v1/segment", "/v1/predict", "/v1/generate"} <= set(schema["paths"])
     deadline = time.monotonic() + 10
     lines: list[dict[str, Any]] = []
     while time.monotonic() < deadline:

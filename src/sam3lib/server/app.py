@@ -1,11 +1,13 @@
-"""The FastAPI application: ``POST /v1/segment``, ``GET /v1/info``, ``GET /healthz``.
+"""The FastAPI application: ``POST /v1/segment``, ``/v1/predict`` and ``/v1/generate``,
+``GET /v1/info``, ``GET /healthz``.
 
 With an API key, ``/v1/*`` needs ``Authorization: Bearer <key>``; ``/healthz`` and the docs
 stay open (:mod:`~sam3lib.server.access`). CORS headers are sent only for configured origins.
 
 Every request gets an id (the client's ``X-Request-ID`` if it sent a sane one), echoed in the
 response header, in error bodies and in the JSON log line written when the request ends.
-Errors are answered as ``{"detail": message, "request_id": id}`` with a 4xx status; anything
+Errors are answered as ``{"detail": message, "request_id": id}`` with a 4xx status (409 for
+clicks or automatic masks asked of a checkpoint without the interactive head); anything
 unexpected is logged with its traceback and answered 500 with no details.
 """
 
@@ -26,26 +28,35 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from sam3lib import __version__
-from sam3lib.errors import InputError
+from sam3lib.errors import InputError, InteractiveUnavailableError
 from sam3lib.segmenter import Segmenter
 from sam3lib.server.access import UNAUTHORIZED, add_cors, api_key_dependencies
 from sam3lib.server.errors import ApiError
 from sam3lib.server.gate import AdmissionGate
 from sam3lib.server.images import load_image, open_image
+from sam3lib.server.interactive_requests import (
+    GENERATE_FORM,
+    PREDICT_FORM,
+    PredictOptions,
+    decode_mask_input,
+)
 from sam3lib.server.jsonlog import LOGGER_NAME
 from sam3lib.server.limits import ServerLimits
 from sam3lib.server.requests import (
-    SegmentJsonRequest,
+    SEGMENT_FORM,
+    RequestForm,
     SegmentOptions,
-    multipart_schema,
-    parse_segment_request,
+    parse_request,
     read_body,
     validation_message,
 )
 from sam3lib.server.responses import (
     ErrorResponse,
+    GenerateResponse,
     InfoResponse,
+    PredictResponse,
     SegmentResponse,
+    predict_payload,
     result_payload,
 )
 
@@ -59,6 +70,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "malformed request: the message names the field"),
         (503, "queue full; retry after Retry-After seconds"),
     ]
+}
+_INTERACTIVE_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    # A 4xx, not 501: the request is sound but conflicts with the model this server loaded,
+    # and a 5xx would count as a server failure in monitoring (and in the fuzz suite).
+    409: {
+        "model": ErrorResponse,
+        "description": "the checkpoint has no interactive head (see interactive in /v1/info)",
+    },
 }
 
 
@@ -111,7 +131,8 @@ def create_app(
     app = FastAPI(
         title="sam3lib",
         version=__version__,
-        summary="SAM 3 text-prompted segmentation: prompts in, masks, boxes and scores out.",
+        summary="SAM 3 segmentation: text prompts, clicks and boxes in; masks, boxes and scores "
+        "out.",
         lifespan=lifespan,
     )
     _install_error_handlers(app)
@@ -140,20 +161,60 @@ def create_app(
             device=str(segmenter.device),
             version=__version__,
             limits=asdict(bounds),
+            interactive=backend.config.tracker is not None,
+            mask_input_size=segmenter.interactive.mask_size,
+        )
+
+    async def answer(
+        request: Request,
+        form: RequestForm[Any],
+        compute: Callable[[Any, Any], Any],
+        encode: Callable[[Any, Any], Any],
+        check: Callable[[Any], None] | None = None,
+    ) -> tuple[Any, Any, dict[str, float], list[int]]:
+        """Read ``request`` (and ``check`` its options), run ``compute(image, options)`` then
+        ``encode(result, options)`` on a worker; the options, the payload, the timings and
+        [height, width]."""
+        started = time.perf_counter()
+        body = await read_body(request, bounds.max_request_bytes)
+        image_file, options = await parse_request(request, body, form)
+        if check is not None:
+            check(options)
+        image = open_image(image_file, bounds.max_image_pixels)
+
+        def work() -> tuple[Any, float, float]:
+            segment_started = time.perf_counter()
+            result = compute(load_image(image), options)
+            encode_started = time.perf_counter()
+            payload = encode(result, options)
+            done = time.perf_counter()
+            return payload, encode_started - segment_started, done - encode_started
+
+        gate: AdmissionGate = request.state.gate
+        (payload, segment_s, encode_s), queue_s = await gate.run(work)
+        timings = {
+            "queue": queue_s,
+            "segment": segment_s,
+            "encode": encode_s,
+            "total": time.perf_counter() - started,
+        }
+        width, height = image.size
+        return options, payload, timings, [height, width]
+
+    def reply(request: Request, size: list[int], **fields: Any) -> JSONResponse:
+        return JSONResponse(
+            {
+                "request_id": request.state.request_id,
+                "model": model_name,
+                "image_size": size,
+                **fields,
+            }
         )
 
     @api.post(
         "/v1/segment",
         responses={200: {"model": SegmentResponse}, **_ERRORS},
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": SegmentJsonRequest.model_json_schema()},
-                    "multipart/form-data": {"schema": multipart_schema()},
-                },
-            }
-        },
+        openapi_extra={"requestBody": SEGMENT_FORM.request_body_schema()},
     )
     async def segment(request: Request) -> JSONResponse:
         """Find every instance of each prompt: boxes, scores, labels and masks per prompt.
@@ -161,42 +222,70 @@ def create_app(
         Send JSON (``image`` as base64) or a multipart form (``image`` as a file, one
         ``prompts`` field per prompt, ``boxes`` as JSON text).
         """
-        started = time.perf_counter()
-        body = await read_body(request, bounds.max_request_bytes)
-        image_file, options = await parse_segment_request(request, body)
-        if len(options.prompts) > bounds.max_prompts:
-            raise ApiError(
-                422, f"prompts: {len(options.prompts)} is over the limit of {bounds.max_prompts}"
-            )
-        image = open_image(image_file, bounds.max_image_pixels)
-
-        def work() -> tuple[list[dict[str, Any]], float, float]:
-            segment_started = time.perf_counter()
-            results = _segment(segmenter, load_image(image), options)
-            encode_started = time.perf_counter()
-            payloads = [result_payload(result, options.mask_format) for result in results]
-            done = time.perf_counter()
-            return payloads, encode_started - segment_started, done - encode_started
-
-        gate: AdmissionGate = request.state.gate
-        (payloads, segment_s, encode_s), queue_s = await gate.run(work)
-        timings = {
-            "queue": queue_s,
-            "segment": segment_s,
-            "encode": encode_s,
-            "total": time.perf_counter() - started,
-        }
-        request.state.log_fields = {"timings": timings, "prompts": options.prompts}
-        width, height = image.size
-        return JSONResponse(
-            {
-                "request_id": request.state.request_id,
-                "model": model_name,
-                "image_size": [height, width],
-                "results": payloads,
-                "timings": timings,
-            }
+        options, payloads, timings, size = await answer(
+            request,
+            SEGMENT_FORM,
+            lambda image, options: _segment(segmenter, image, options),
+            lambda results, options: [
+                result_payload(result, options.mask_format) for result in results
+            ],
+            check=lambda options: _check_prompt_count(options, bounds.max_prompts),
         )
+        request.state.log_fields = {"timings": timings, "prompts": options.prompts}
+        return reply(request, size, results=payloads, timings=timings)
+
+    @api.post(
+        "/v1/predict",
+        responses={200: {"model": PredictResponse}, **_INTERACTIVE_ERRORS},
+        openapi_extra={"requestBody": PREDICT_FORM.request_body_schema()},
+    )
+    async def predict(request: Request) -> JSONResponse:
+        """Segment ONE object from clicks on it and/or a box around it (or several objects,
+        one box each): its candidate masks with predicted IoU, and optionally the
+        low-resolution logits to refine it with in a next request (``mask_input``).
+
+        Not the exemplar boxes of ``/v1/segment`` ("find everything like this"): a box here
+        is "this object". Send JSON or a multipart form (``points``, ``boxes``... as JSON
+        text; ``mask_input`` once per item).
+        """
+        _require_interactive(segmenter)  # before reading a body it could not use
+        options, payload, timings, size = await answer(
+            request,
+            PREDICT_FORM,
+            lambda image, options: _predict(segmenter, image, options),
+            lambda result, options: predict_payload(
+                result, options.mask_format, options.return_logits
+            ),
+        )
+        request.state.log_fields = {"timings": timings, "prompt": _prompt_summary(options)}
+        return reply(request, size, result=payload, timings=timings)
+
+    @api.post(
+        "/v1/generate",
+        responses={200: {"model": GenerateResponse}, **_INTERACTIVE_ERRORS},
+        openapi_extra={"requestBody": GENERATE_FORM.request_body_schema()},
+    )
+    async def generate(request: Request) -> JSONResponse:
+        """Every object in the image, no prompt: automatic masks from a grid of clicks,
+        largest first (segment-anything's automatic mask generator).
+
+        Send JSON or a multipart form; every option has segment-anything's default.
+        """
+        _require_interactive(segmenter)
+        options, payload, timings, size = await answer(
+            request,
+            GENERATE_FORM,
+            lambda image, options: segmenter.generate(
+                image, options.generation_options(), progress=False
+            ),
+            lambda result, options: result_payload(result, options.mask_format),
+        )
+        request.state.log_fields = {
+            "timings": timings,
+            "points_per_side": options.points_per_side,
+            "masks": len(payload["instances"]),
+        }
+        return reply(request, size, result=payload, timings=timings)
 
     app.include_router(api)
     return app
@@ -215,6 +304,39 @@ def _segment(segmenter: Segmenter, image: Any, options: SegmentOptions) -> list[
         refine=options.refine or None,
     )
     return answer if isinstance(answer, list) else [answer]
+
+
+def _check_prompt_count(options: SegmentOptions, max_prompts: int) -> None:
+    if len(options.prompts) > max_prompts:
+        raise ApiError(422, f"prompts: {len(options.prompts)} is over the limit of {max_prompts}")
+
+
+def _predict(segmenter: Segmenter, image: Any, options: PredictOptions) -> Any:
+    return segmenter.predict(
+        image,
+        points=options.points,
+        point_labels=options.point_labels,
+        box=options.box,
+        boxes=options.boxes,
+        mask_input=decode_mask_input(options.mask_input, segmenter.interactive.mask_size),
+        multimask=options.multimask,
+        max_hole_area=options.max_hole_area,
+    )
+
+
+def _require_interactive(segmenter: Segmenter) -> None:
+    """Raises InteractiveUnavailableError (answered 409) without the interactive head."""
+    segmenter.interactive.tracker  # noqa: B018
+
+
+def _prompt_summary(options: PredictOptions) -> dict[str, int]:
+    """What a predict request asked, for the log: counts, not coordinates."""
+    mask_inputs = options.mask_input
+    return {
+        "points": len(options.points or ()),
+        "boxes": len(options.boxes or ()) + (options.box is not None),
+        "mask_inputs": 1 if isinstance(mask_inputs, str) else len(mask_inputs or ()),
+    }
 
 
 def _install_request_context(app: FastAPI, log: logging.Logger) -> None:
@@ -250,6 +372,9 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def input_error(request: Request, error: Exception) -> Response:
         return _error_response(request, 422, str(error))
 
+    async def interactive_unavailable(request: Request, error: Exception) -> Response:
+        return _error_response(request, 409, str(error))
+
     async def validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
         return _error_response(request, 422, validation_message(error.errors()))
@@ -260,6 +385,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(InputError, input_error)
+    app.add_exception_handler(InteractiveUnavailableError, interactive_unavailable)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
 

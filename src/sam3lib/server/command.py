@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     # Defaults mirror ServerLimits; not imported from there, so `--help` needs no extra.
     parser = argparse.ArgumentParser(
         prog="sam3lib serve",
-        description="Serve SAM 3 segmentation over HTTP (OpenAPI docs at /docs).",
+        description="Serve SAM 3 segmentation over HTTP: POST /v1/segment (text and exemplar "
+        "boxes), /v1/predict (clicks, object boxes), /v1/generate (automatic masks); OpenAPI "
+        "docs at /docs.",
     )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="hub repo id, directory or file")
     parser.add_argument(

@@ -1,7 +1,8 @@
-"""Reading ``POST /v1/segment`` bodies: JSON with a base64 image, or a multipart upload.
+"""Reading request bodies: JSON with a base64 image, or a multipart upload.
 
-Both carry the same options (:class:`SegmentOptions`); every way a body can be wrong ends in
-an :class:`~sam3lib.server.errors.ApiError` with a 4xx status and a message naming the field.
+Both carry the same options (for ``POST /v1/segment``: :class:`SegmentOptions`); every way a
+body can be wrong ends in an :class:`~sam3lib.server.errors.ApiError` with a 4xx status and a
+message naming the field. Each endpoint describes its body with a :class:`RequestForm`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import UploadFile
@@ -67,24 +69,62 @@ class SegmentJsonRequest(SegmentOptions):
     image: str = Field(description="the image file (PNG, JPEG, WebP...) as base64")
 
 
-def multipart_schema() -> dict[str, Any]:
-    """The OpenAPI schema of the multipart form: an ``image`` file plus the options."""
-    schema = SegmentOptions.model_json_schema()
-    properties = dict(schema["properties"])
-    # Lists of numbers travel as JSON text in a form field.
-    for name in ("boxes", "box_labels"):
-        properties[name] = {"type": "string", "description": f"{name} as JSON text"}
-    properties["prompts"] = {
-        "type": "array",
-        "items": {"type": "string"},
-        "description": "one form field per prompt",
-    }
-    return {
-        "type": "object",
-        "required": ["image"],
-        "properties": {"image": {"type": "string", "format": "binary"}, **properties},
-        "additionalProperties": False,  # other fields are refused, as in JSON bodies
-    }
+Options = TypeVar("Options", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RequestForm(Generic[Options]):
+    """How one endpoint's body is read.
+
+    Attributes:
+        options: the options model (everything but the image), ``extra="forbid"``.
+        json_body: ``options`` plus ``image: str`` (base64): the JSON body.
+        json_fields: multipart fields that hold JSON text (lists of numbers).
+        repeated_fields: multipart fields given once per item of a list (``prompts``).
+    """
+
+    options: type[Options]
+    json_body: type[BaseModel]
+    json_fields: frozenset[str] = frozenset()
+    repeated_fields: frozenset[str] = frozenset()
+
+    def request_body_schema(self) -> dict[str, Any]:
+        """The OpenAPI ``requestBody`` of the endpoint: JSON or a multipart form."""
+        return {
+            "required": True,
+            "content": {
+                "application/json": {"schema": self.json_body.model_json_schema()},
+                "multipart/form-data": {"schema": self.multipart_schema()},
+            },
+        }
+
+    def multipart_schema(self) -> dict[str, Any]:
+        """The OpenAPI schema of the multipart form: an ``image`` file plus the options."""
+        schema = self.options.model_json_schema()
+        properties = dict(schema["properties"])
+        # Lists of numbers travel as JSON text in a form field.
+        for name in sorted(self.json_fields):
+            properties[name] = {"type": "string", "description": f"{name} as JSON text"}
+        for name in sorted(self.repeated_fields):
+            properties[name] = {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": f"one form field per item of {name}",
+            }
+        return {
+            "type": "object",
+            "required": ["image"],
+            "properties": {"image": {"type": "string", "format": "binary"}, **properties},
+            "additionalProperties": False,  # other fields are refused, as in JSON bodies
+        }
+
+
+SEGMENT_FORM = RequestForm(
+    SegmentOptions,
+    SegmentJsonRequest,
+    json_fields=frozenset({"boxes", "box_labels"}),
+    repeated_fields=frozenset({"prompts"}),
+)
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -111,16 +151,28 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 async def parse_segment_request(request: Request, body: bytes) -> tuple[bytes, SegmentOptions]:
-    """The image file's bytes and the options, from a JSON or multipart ``body``.
+    """The image file's bytes and the segment options, from a JSON or multipart ``body``.
+
+    Raises:
+        ApiError: 415 for another content type, 422 for anything malformed.
+    """
+    return await parse_request(request, body, SEGMENT_FORM)
+
+
+async def parse_request(
+    request: Request, body: bytes, form: RequestForm[Options]
+) -> tuple[bytes, Options]:
+    """The image file's bytes and the options ``form`` describes, from a JSON or multipart
+    ``body``.
 
     Raises:
         ApiError: 415 for another content type, 422 for anything malformed.
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        return _parse_json(body)
+        return _parse_json(body, form)
     if content_type == "multipart/form-data":
-        return await _parse_multipart(request, body)
+        return await _parse_multipart(request, body, form)
     raise ApiError(
         415,
         f"content-type: expected application/json or multipart/form-data, got "
@@ -137,7 +189,7 @@ def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def _parse_json(body: bytes) -> tuple[bytes, SegmentOptions]:
+def _parse_json(body: bytes, form: RequestForm[Options]) -> tuple[bytes, Options]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
@@ -145,43 +197,46 @@ def _parse_json(body: bytes) -> tuple[bytes, SegmentOptions]:
     except RecursionError:
         raise ApiError(422, _TOO_DEEP.format(name="body")) from None
     if not isinstance(data, dict):
-        raise ApiError(422, "body: expected a JSON object with 'image' and 'prompts'")
+        raise ApiError(422, "body: expected a JSON object with 'image' and the options")
     try:
-        parsed = SegmentJsonRequest.model_validate(data)
+        parsed = form.json_body.model_validate(data)
     except ValidationError as error:
         raise ApiError(422, validation_message(error.errors())) from None
-    options = SegmentOptions.model_validate(parsed.model_dump(exclude={"image"}))
-    return decode_base64_image(parsed.image), options
+    values = parsed.model_dump()
+    image = values.pop("image")
+    return decode_base64_image(image), form.options.model_validate(values)
 
 
-async def _parse_multipart(request: Request, body: bytes) -> tuple[bytes, SegmentOptions]:
+async def _parse_multipart(
+    request: Request, body: bytes, form: RequestForm[Options]
+) -> tuple[bytes, Options]:
     async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=64)
+        fields_in = await Request(request.scope, replay).form(max_files=1, max_fields=64)
     except Exception as error:  # starlette raises several types for malformed multipart
         raise ApiError(422, f"body: malformed multipart form ({error})") from None
-    upload = form.get("image")
+    upload = fields_in.get("image")
     if upload is None:
         raise ApiError(422, "image: missing; send the image file in a form field 'image'")
     if not isinstance(upload, UploadFile):
         raise ApiError(422, "image: expected a file upload, got a text field")
     fields: dict[str, Any] = {}
-    for name in set(form.keys()) - {"image"}:
-        values = form.getlist(name)
+    for name in set(fields_in.keys()) - {"image"}:
+        values = fields_in.getlist(name)
         if not all(isinstance(value, str) for value in values):
             raise ApiError(422, f"{name}: expected text, got a file")
-        if name == "prompts":
+        if name in form.repeated_fields:
             fields[name] = values
         elif len(values) > 1:
             raise ApiError(422, f"{name}: given {len(values)} times; give it once")
-        elif name in ("boxes", "box_labels"):
+        elif name in form.json_fields:
             fields[name] = _json_field(name, str(values[0]))
         else:
             fields[name] = values[0]
     try:
-        options = SegmentOptions.model_validate(fields)
+        options = form.options.model_validate(fields)
     except ValidationError as error:
         raise ApiError(422, validation_message(error.errors())) from None
     return await upload.read(), options

@@ -1,7 +1,8 @@
 """Results as JSON: what ``POST /v1/segment`` and the other endpoints answer.
 
-The instance fields come from :meth:`SegmentationResult.to_dict`; this module adds the PNG
-mask format and declares the shapes for the OpenAPI schema.
+The instance fields come from :meth:`SegmentationResult.to_dict` (and
+:meth:`InteractiveResult.to_dict`); this module adds the PNG mask format and the
+low-resolution logits of ``/v1/predict``, and declares the shapes for the OpenAPI schema.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import numpy.typing as npt
 from PIL import Image
 from pydantic import BaseModel, Field
 
+from sam3lib.interactive.result import InteractiveResult
 from sam3lib.result import SegmentationResult
+from sam3lib.server.interactive_requests import encode_logits
 from sam3lib.server.requests import MaskFormatName
 
 
@@ -38,6 +41,24 @@ def result_payload(result: SegmentationResult, mask_format: MaskFormatName) -> d
     return payload
 
 
+def predict_payload(
+    result: InteractiveResult, mask_format: MaskFormatName, return_logits: bool
+) -> dict[str, Any]:
+    """:func:`result_payload` of an interactive result, plus each mask's low-resolution
+    ``logits`` (base64 float16, see :func:`encode_logits`) when ``return_logits``.
+
+    Example:
+        >>> predict_payload(result, "rle", return_logits=True)["instances"][0]["logits"][:8]
+        ... # doctest: +SKIP
+        'AEgASABI'
+    """
+    payload = result_payload(result, mask_format)
+    if return_logits:
+        for instance, logits in zip(payload["instances"], result.logits, strict=True):
+            instance["logits"] = encode_logits(logits)
+    return payload
+
+
 def mask_png_base64(mask: npt.NDArray[np.bool_]) -> str:
     """A (H, W) bool mask as a base64 1-bit PNG (decode: ``np.array(Image.open(...))``)."""
     buffer = io.BytesIO()
@@ -53,6 +74,16 @@ class InstanceOut(BaseModel):
     segmentation: Any = Field(
         None,
         description="COCO RLE {size, counts}, COCO polygons, or a base64 PNG, per mask_format",
+    )
+
+
+class InteractiveInstanceOut(InstanceOut):
+    object_score: float = Field(description="σ(object score): does the prompt hit an object")
+    logits: str | None = Field(
+        None,
+        description="with return_logits: the mask's low-resolution logits, base64 "
+        "little-endian float16, m x m (m = mask_input_size of /v1/info); send back as "
+        "mask_input",
     )
 
 
@@ -75,6 +106,34 @@ class SegmentResponse(BaseModel):
     )
 
 
+class PredictResultOut(ResultOut):
+    best: int = Field(description="index of the instance with the highest predicted IoU")
+    instances: list[InteractiveInstanceOut] = Field(  # type: ignore[assignment]
+        description="one object's candidates (3 with multimask, else 1), or one per box; "
+        "score = predicted IoU"
+    )
+
+
+class PredictResponse(BaseModel):
+    request_id: str
+    model: str
+    image_size: list[int] = Field(description="[height, width]")
+    result: PredictResultOut
+    timings: dict[str, float] = Field(
+        description="seconds: queue, segment (model and post-processing), encode, total"
+    )
+
+
+class GenerateResponse(BaseModel):
+    request_id: str
+    model: str
+    image_size: list[int] = Field(description="[height, width]")
+    result: ResultOut = Field(description="every mask found, largest first; score = IoU")
+    timings: dict[str, float] = Field(
+        description="seconds: queue, segment (model and post-processing), encode, total"
+    )
+
+
 class InfoResponse(BaseModel):
     model: str
     backend: str
@@ -82,6 +141,11 @@ class InfoResponse(BaseModel):
     device: str
     version: str
     limits: dict[str, int]
+    interactive: bool = Field(
+        description="whether /v1/predict and /v1/generate work (the checkpoint has SAM 3's "
+        "interactive head); without it they answer 409"
+    )
+    mask_input_size: int = Field(description="side m of the low-resolution logits (288)")
 
 
 class ErrorResponse(BaseModel):
