@@ -21,14 +21,11 @@ from torch import Tensor, nn
 
 from sam3lib.checkpoint._keys import describe_keys
 from sam3lib.checkpoint.files import read_state_dict
-from sam3lib.checkpoint.layouts import to_our_layout
+from sam3lib.checkpoint.layouts import TRACKER_PREFIXES, to_our_layout
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
 from sam3lib.checkpoint.transformers_config import read_transformers_config
 from sam3lib.errors import CheckpointError, CheckpointKeyError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
-
-# Our names for the interactive head's tensors (transformers' Sam3VideoModel names).
-TRACKER_PREFIXES = ("tracker_model.", "tracker_neck.")
 
 
 class LoadOptions(TypedDict, total=False):
@@ -99,13 +96,22 @@ def load_resolved_model(
         else read_transformers_config(resolved.config_path)
     )
     state_dict = to_our_layout(read_state_dict(resolved.weights_path))
-    if not any(key.startswith(TRACKER_PREFIXES) for key in state_dict):
-        # A detector-only checkpoint: it still segments concepts; clicks raise a clear error.
-        config = replace(config, tracker=None)
+    config = config_for_weights(config, state_dict)
     with torch.device("meta"):
         model = Sam3Model(config)
     assign_weights(model, state_dict, source=str(resolved.weights_path), device=device, dtype=dtype)
     return model.eval()
+
+
+def config_for_weights(config: Sam3Config, state_dict: Mapping[str, Tensor]) -> Sam3Config:
+    """``config`` without the interactive head when the weights (our layout) have none.
+
+    A detector-only checkpoint (transformers' ``Sam3Model``) still segments concepts; clicks
+    and single-object boxes then raise :class:`sam3lib.errors.InteractiveUnavailableError`.
+    """
+    if any(key.startswith(TRACKER_PREFIXES) for key in state_dict):
+        return config
+    return replace(config, tracker=None)
 
 
 def load_weights(

@@ -1,12 +1,16 @@
-"""Meta's ``sam3.pt`` layout converted to ours (transformers' ``Sam3Model`` names), and back.
+"""Meta's ``sam3.pt`` layout converted to ours (transformers' names), and back.
 
-Meta keeps the image detector under ``detector.`` and the video tracker under ``tracker.``.
-Besides the names, four things differ:
+Meta keeps the image detector under ``detector.`` and the interactive/video tracker under
+``tracker.`` (its FPN neck under ``detector.backbone.vision_backbone.sam2_convs``). Ours are
+transformers' ``Sam3Model`` names for the detector and ``Sam3VideoModel``'s ``tracker_model.`` /
+``tracker_neck.`` names for the interactive head. Besides the names, five things differ:
 
 * attention projections are fused, q, k, v stacked along dim 0: ``attn.qkv`` in the ViT and
-  ``nn.MultiheadAttention``'s ``in_proj_weight``/``in_proj_bias`` everywhere else;
+  ``nn.MultiheadAttention``'s ``in_proj_weight``/``in_proj_bias`` everywhere else (the tracker's
+  attention keeps separate q/k/v in both);
 * the ViT's learned position table has a cls slot first, (1, 1 + P², C); ours is (1, P², C);
 * CLIP's ``text_projection`` is stored (in, out) for ``x @ W``; ours is a Linear, (out, in);
+* the prompt encoder's four point-label embeddings are four (1, C) tables; ours is one (4, C);
 * some tensors are not used by the image model; :data:`META_IGNORED` names them.
 
 One rename table, written once, is read in both directions. The functions work on any
@@ -31,10 +35,17 @@ from sam3lib.errors import CheckpointKeyError, NotASam3CheckpointError
 
 META_PREFIX = "detector."
 
+VIDEO_MEMORY_REASON = "the video tracker's memory, used by video (not yet supported)"
+
 META_IGNORED: tuple[IgnoredKeys, ...] = (
-    IgnoredKeys(r"tracker\..+", "the video tracker"),
     IgnoredKeys(
-        r"detector\.backbone\.vision_backbone\.sam2_convs\..+", "the video tracker's FPN neck"
+        r"tracker\.(maskmem_backbone|transformer|mask_downsample|obj_ptr_proj|obj_ptr_tpos_proj)"
+        r"\..+",
+        VIDEO_MEMORY_REASON,
+    ),
+    IgnoredKeys(
+        r"tracker\.(maskmem_tpos_enc|no_mem_pos_enc|no_obj_ptr|no_obj_embed_spatial)",
+        VIDEO_MEMORY_REASON,
     ),
     IgnoredKeys(
         r"detector\.backbone\.vision_backbone\.trunk\.blocks\.\d+\.attn\.freqs_cis",
@@ -46,7 +57,7 @@ META_IGNORED: tuple[IgnoredKeys, ...] = (
     ),
 )
 
-_FIELD_PATTERNS = {"i": r"\d+", "p": r"weight|bias", "qkv": r"[qkv]"}
+_FIELD_PATTERNS = {"i": r"\d+", "p": r"weight|bias", "qkv": r"[qkv]", "row": r"\d+"}
 _QKV = ("q", "k", "v")
 
 
@@ -55,15 +66,17 @@ class _Transform(enum.Enum):
     SPLIT_QKV = enum.auto()  # one fused (3·n, ...) Meta tensor <-> our q, k, v tensors
     DROP_CLS_SLOT = enum.auto()  # Meta (1, 1 + P², C) <-> our (1, P², C)
     TRANSPOSE = enum.auto()  # Meta (in, out) <-> our (out, in)
+    STACK_ROWS = enum.auto()  # Meta (1, C) tensors numbered {row} <-> the rows of our (N, C)
 
 
 @dataclass(frozen=True)
 class _Rule:
-    """One Meta key template (below ``detector.``) and its counterpart in our layout.
+    """One Meta key template and its counterpart in our layout.
 
-    Templates use ``{i}`` for a layer index, ``{p}`` for ``weight``/``bias`` and, on our side
-    of a split, ``{qkv}``. ``only_with`` disambiguates the reverse direction: the rule applies
-    to our key only when the state dict also holds this (templated) key of ours.
+    Templates use ``{i}`` for a layer index, ``{p}`` for ``weight``/``bias``, on our side of a
+    split ``{qkv}``, and on Meta's side of a stack ``{row}``. ``only_with`` disambiguates the
+    reverse direction: the rule applies to our key only when the state dict also holds this
+    (templated) key of ours.
     """
 
     meta: str
@@ -89,12 +102,32 @@ def _attention(meta: str, ours: str, out_proj: str = "o_proj") -> list[_Rule]:
     ]
 
 
+def _separate_attention(meta: str, ours: str) -> list[_Rule]:
+    """SAM's own attention (the tracker's): q/k/v already separate, ``out_proj`` -> ``o_proj``."""
+    return [
+        _Rule(meta + ".{qkv}_proj.{p}", ours + ".{qkv}_proj.{p}"),
+        *_module(meta + ".out_proj", ours + ".o_proj"),
+    ]
+
+
 def _mlp(meta: str, ours: str, num_layers: int) -> list[_Rule]:
-    """Meta's ``MLP.layers.0 .. n-1`` -> our ``layer1 .. layern``."""
+    """Meta's ``MLP.layers.0 .. n-1`` -> our ``layer1 .. layern`` (the detector's MLPs)."""
     return [
         rule
         for k in range(num_layers)
         for rule in _module(f"{meta}.layers.{k}", f"{ours}.layer{k + 1}")
+    ]
+
+
+def _feed_forward(meta: str, ours: str, num_layers: int = 3) -> list[_Rule]:
+    """Meta's ``MLP.layers.0 .. n-1`` -> the tracker's ``proj_in, layers.0 .. n-3, proj_out``."""
+    last = num_layers - 1
+    inner = [f"layers.{k - 1}" for k in range(1, last)]
+    ours_names = ["proj_in", *inner, "proj_out"]
+    return [
+        rule
+        for k, name in enumerate(ours_names)
+        for rule in _module(f"{meta}.layers.{k}", f"{ours}.{name}")
     ]
 
 
@@ -108,6 +141,33 @@ def _encoder_layer() -> list[_Rule]:
         *_module("norm1", "layer_norm1"),
         *_module("norm2", "layer_norm2"),
         *_module("norm3", "layer_norm3"),
+    ]
+
+
+def _fpn_level() -> list[_Rule]:
+    """One level of an FPN neck (the detector's ``convs`` or the tracker's ``sam2_convs``)."""
+    return [
+        # Ours are nn.Sequential: ×4 is (ConvT, GELU, ConvT) at 0 and 2, ×2 is (ConvT,) at 0.
+        *_module("dconv_2x2_0", "scale_layers.0", only_with="scale_layers.2.weight"),
+        *_module("dconv_2x2_1", "scale_layers.2"),
+        *_module("dconv_2x2", "scale_layers.0"),
+        *_module("conv_1x1", "proj1"),
+        *_module("conv_3x3", "proj2"),
+    ]
+
+
+def _two_way_block() -> list[_Rule]:
+    """One block of the tracker mask decoder's two-way transformer."""
+    return [
+        *_separate_attention("self_attn", "self_attn"),
+        *_separate_attention("cross_attn_token_to_image", "cross_attn_token_to_image"),
+        *_separate_attention("cross_attn_image_to_token", "cross_attn_image_to_token"),
+        *_module("mlp.lin1", "mlp.proj_in"),
+        *_module("mlp.lin2", "mlp.proj_out"),
+        *_module("norm1", "layer_norm1"),
+        *_module("norm2", "layer_norm2"),
+        *_module("norm3", "layer_norm3"),
+        *_module("norm4", "layer_norm4"),
     ]
 
 
@@ -126,7 +186,7 @@ def _section(meta_prefix: str, ours_prefix: str, *groups: list[_Rule]) -> list[_
 
 _RULES: tuple[_Rule, ...] = (
     *_section(
-        "backbone.vision_backbone.trunk.",
+        "detector.backbone.vision_backbone.trunk.",
         "vision_encoder.backbone.",
         _tensor("pos_embed", "embeddings.position_embeddings", _Transform.DROP_CLS_SLOT),
         _module("patch_embed.proj", "embeddings.patch_embeddings.projection"),
@@ -141,22 +201,17 @@ _RULES: tuple[_Rule, ...] = (
         _module("blocks.{i}.mlp.fc2", "layers.{i}.mlp.fc2"),
     ),
     *_section(
-        "backbone.vision_backbone.convs.{i}.",
+        "detector.backbone.vision_backbone.convs.{i}.",
         "vision_encoder.neck.fpn_layers.{i}.",
-        # Ours are nn.Sequential: ×4 is (ConvT, GELU, ConvT) at 0 and 2, ×2 is (ConvT,) at 0.
-        _module("dconv_2x2_0", "scale_layers.0", only_with="scale_layers.2.weight"),
-        _module("dconv_2x2_1", "scale_layers.2"),
-        _module("dconv_2x2", "scale_layers.0"),
-        _module("conv_1x1", "proj1"),
-        _module("conv_3x3", "proj2"),
+        _fpn_level(),
     ),
     *_section(
-        "backbone.language_backbone.",
+        "detector.backbone.language_backbone.",
         "",
         _module("resizer", "text_projection"),
     ),
     *_section(
-        "backbone.language_backbone.encoder.",
+        "detector.backbone.language_backbone.encoder.",
         "text_encoder.",
         _tensor("token_embedding.weight", "text_model.embeddings.token_embedding.weight"),
         _tensor("positional_embedding", "text_model.embeddings.position_embedding.weight"),
@@ -164,7 +219,7 @@ _RULES: tuple[_Rule, ...] = (
         _tensor("text_projection", "text_projection.weight", _Transform.TRANSPOSE),
     ),
     *_section(
-        "backbone.language_backbone.encoder.transformer.resblocks.{i}.",
+        "detector.backbone.language_backbone.encoder.transformer.resblocks.{i}.",
         "text_encoder.text_model.encoder.layers.{i}.",
         _attention("attn", "self_attn", out_proj="out_proj"),
         _module("ln_1", "layer_norm1"),
@@ -173,7 +228,7 @@ _RULES: tuple[_Rule, ...] = (
         _module("mlp.c_proj", "mlp.fc2"),
     ),
     *_section(
-        "geometry_encoder.",
+        "detector.geometry_encoder.",
         "geometry_encoder.",
         _module("boxes_direct_project", "boxes_direct_project"),
         _module("boxes_pool_project", "boxes_pool_project"),
@@ -185,10 +240,14 @@ _RULES: tuple[_Rule, ...] = (
         _module("final_proj", "final_proj"),
         _module("encode_norm", "output_layer_norm"),
     ),
-    *_section("geometry_encoder.encode.{i}.", "geometry_encoder.layers.{i}.", _encoder_layer()),
-    *_section("transformer.encoder.layers.{i}.", "detr_encoder.layers.{i}.", _encoder_layer()),
     *_section(
-        "transformer.decoder.",
+        "detector.geometry_encoder.encode.{i}.", "geometry_encoder.layers.{i}.", _encoder_layer()
+    ),
+    *_section(
+        "detector.transformer.encoder.layers.{i}.", "detr_encoder.layers.{i}.", _encoder_layer()
+    ),
+    *_section(
+        "detector.transformer.decoder.",
         "detr_decoder.",
         _module("query_embed", "query_embed"),
         _module("reference_points", "reference_points"),
@@ -202,7 +261,7 @@ _RULES: tuple[_Rule, ...] = (
         _mlp("boxRPB_embed_y", "box_rpb_embed_y", 2),
     ),
     *_section(
-        "transformer.decoder.layers.{i}.",
+        "detector.transformer.decoder.layers.{i}.",
         "detr_decoder.layers.{i}.",
         _attention("self_attn", "self_attn"),
         _module("norm2", "self_attn_layer_norm"),
@@ -215,7 +274,7 @@ _RULES: tuple[_Rule, ...] = (
         _module("norm3", "mlp_layer_norm"),
     ),
     *_section(
-        "dot_prod_scoring.",
+        "detector.dot_prod_scoring.",
         "dot_product_scoring.",
         _mlp("prompt_mlp", "text_mlp", 2),
         _module("prompt_mlp.out_norm", "text_mlp_out_norm"),
@@ -223,7 +282,7 @@ _RULES: tuple[_Rule, ...] = (
         _module("hs_proj", "query_proj"),
     ),
     *_section(
-        "segmentation_head.",
+        "detector.segmentation_head.",
         "mask_decoder.",
         _module("pixel_decoder.conv_layers.{i}", "pixel_decoder.conv_layers.{i}"),
         _module("pixel_decoder.norms.{i}", "pixel_decoder.norms.{i}"),
@@ -232,6 +291,51 @@ _RULES: tuple[_Rule, ...] = (
         _module("semantic_seg_head", "semantic_projection"),
         _attention("cross_attend_prompt", "prompt_cross_attn"),
         _module("cross_attn_norm", "prompt_cross_attn_norm"),
+    ),
+    # The interactive head: the tracker's neck, prompt encoder and mask decoder.
+    *_section(
+        "detector.backbone.vision_backbone.sam2_convs.{i}.",
+        "tracker_neck.fpn_layers.{i}.",
+        _fpn_level(),
+    ),
+    *_section("tracker.", "tracker_model.", _tensor("no_mem_embed", "no_memory_embedding")),
+    *_section(
+        "tracker.sam_prompt_encoder.",
+        "tracker_model.prompt_encoder.",
+        _tensor(
+            "pe_layer.positional_encoding_gaussian_matrix", "shared_embedding.positional_embedding"
+        ),
+        _tensor("point_embeddings.{row}.weight", "point_embed.weight", _Transform.STACK_ROWS),
+        _module("not_a_point_embed", "not_a_point_embed"),
+        _module("no_mask_embed", "no_mask_embed"),
+        _module("mask_downscaling.0", "mask_embed.conv1"),
+        _module("mask_downscaling.1", "mask_embed.layer_norm1"),
+        _module("mask_downscaling.3", "mask_embed.conv2"),
+        _module("mask_downscaling.4", "mask_embed.layer_norm2"),
+        _module("mask_downscaling.6", "mask_embed.conv3"),
+    ),
+    *_section(
+        "tracker.sam_mask_decoder.",
+        "tracker_model.mask_decoder.",
+        _module("iou_token", "iou_token"),
+        _module("mask_tokens", "mask_tokens"),
+        _module("obj_score_token", "obj_score_token"),
+        _module("output_upscaling.0", "upscale_conv1"),
+        _module("output_upscaling.1", "upscale_layer_norm"),
+        _module("output_upscaling.3", "upscale_conv2"),
+        _module("conv_s0", "conv_s0"),
+        _module("conv_s1", "conv_s1"),
+        # Meta's 3-layer MLPs; the IoU head's depth is TrackerConfig.iou_head_depth (3).
+        _feed_forward("output_hypernetworks_mlps.{i}", "output_hypernetworks_mlps.{i}"),
+        _feed_forward("iou_prediction_head", "iou_prediction_head"),
+        _feed_forward("pred_obj_score_head", "pred_obj_score_head"),
+    ),
+    *_section(
+        "tracker.sam_mask_decoder.transformer.",
+        "tracker_model.mask_decoder.transformer.",
+        _section("layers.{i}.", "layers.{i}.", _two_way_block()),
+        _separate_attention("final_attn_token_to_image", "final_attn_token_to_image"),
+        _module("norm_final_attn", "layer_norm_final_attn"),
     ),
 )
 
@@ -255,7 +359,8 @@ def _match(template: str, key: str) -> dict[str, str] | None:
 def meta_to_ours(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Convert a Meta ``sam3.pt`` state dict (``detector.*``, ``tracker.*``) to our layout.
 
-    Keys on :data:`META_IGNORED` are dropped; any other key must be a known detector tensor.
+    Keys on :data:`META_IGNORED` are dropped; any other key must be a known detector or
+    interactive-head tensor.
 
     Raises:
         NotASam3CheckpointError: if no key is a SAM 3 detector tensor.
@@ -268,7 +373,9 @@ def meta_to_ours(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
         torch.Size([1, 576, 1024])
     """
     converted: dict[str, Tensor] = {}
+    rows: dict[str, dict[int, tuple[str, Tensor]]] = {}
     unknown: list[str] = []
+    has_detector = False
     for key, tensor in state_dict.items():
         if is_ignored(key, META_IGNORED):
             continue
@@ -277,26 +384,33 @@ def meta_to_ours(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
             unknown.append(key)
             continue
         rule, fields = found
+        has_detector = has_detector or key.startswith(META_PREFIX)
+        if rule.transform is _Transform.STACK_ROWS:
+            rows.setdefault(rule.ours.format(**fields), {})[int(fields["row"])] = (key, tensor)
+            continue
         for our_key, value in _to_ours(rule, fields, key, tensor).items():
             if our_key in converted:
                 raise CheckpointKeyError(f"two tensors of the Meta checkpoint map to {our_key}")
             converted[our_key] = value
-    if not converted:
+    if not has_detector:
         raise NotASam3CheckpointError(
             "the checkpoint holds no SAM 3 detector tensors (no known 'detector.*' key); "
             f"its keys include:\n{describe_keys(state_dict)}"
         )
     if unknown:
         raise CheckpointKeyError(
-            f"{len(unknown)} tensors of the Meta checkpoint are neither SAM 3 detector tensors "
+            f"{len(unknown)} tensors of the Meta checkpoint are neither SAM 3 tensors "
             f"nor on the list of ignored ones:\n{describe_keys(unknown)}"
         )
+    for our_key, numbered in rows.items():
+        converted[our_key] = _stack_rows(our_key, numbered)
     return converted
 
 
 def ours_to_meta(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """The inverse of :func:`meta_to_ours`: fuse q/k/v, add a zero cls slot, transpose CLIP's
-    projection. Ignored tensors are not recreated. Used to write Meta-layout test files.
+    projection, split the point embeddings. Ignored tensors are not recreated. Used to write
+    Meta-layout test files.
 
     Raises:
         CheckpointKeyError: if a key has no Meta name or a q/k/v triple is incomplete.
@@ -310,11 +424,13 @@ def ours_to_meta(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
             unknown.append(key)
             continue
         rule, fields = found
-        meta_key = META_PREFIX + rule.meta.format(**fields)
         if rule.transform is _Transform.SPLIT_QKV:
-            fused.setdefault(meta_key, {})[fields["qkv"]] = tensor
+            fused.setdefault(rule.meta.format(**fields), {})[fields["qkv"]] = tensor
+        elif rule.transform is _Transform.STACK_ROWS:
+            for row in range(tensor.shape[0]):
+                converted[rule.meta.format(row=row, **fields)] = tensor[row : row + 1]
         else:
-            converted[meta_key] = _to_meta(rule, tensor)
+            converted[rule.meta.format(**fields)] = _to_meta(rule, tensor)
     if unknown:
         raise CheckpointKeyError(f"no Meta name for these tensors:\n{describe_keys(unknown)}")
     for meta_key, parts in fused.items():
@@ -327,14 +443,27 @@ def ours_to_meta(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 
 def _find_meta_rule(key: str) -> tuple[_Rule, dict[str, str]] | None:
-    if not key.startswith(META_PREFIX):
-        return None
-    name = key.removeprefix(META_PREFIX)
     for rule in _RULES:
-        fields = _match(rule.meta, name)
+        fields = _match(rule.meta, key)
         if fields is not None:
             return rule, fields
     return None
+
+
+def _stack_rows(our_key: str, numbered: dict[int, tuple[str, Tensor]]) -> Tensor:
+    """Meta's (1, C) tables 0 .. N-1 as the rows of one (N, C) tensor."""
+    if sorted(numbered) != list(range(len(numbered))):
+        raise CheckpointKeyError(
+            f"{our_key} needs Meta tables numbered 0 to {len(numbered) - 1}; got {sorted(numbered)}"
+        )
+    parts = [numbered[row] for row in range(len(numbered))]
+    for key, tensor in parts:
+        if tensor.ndim != 2 or tensor.shape[0] != 1 or tensor.shape != parts[0][1].shape:
+            raise CheckpointKeyError(
+                f"{key} has shape {tuple(tensor.shape)}; expected (1, C) like every table of "
+                f"{our_key}"
+            )
+    return torch.cat([tensor for _, tensor in parts], dim=0)
 
 
 def _find_our_rule(
