@@ -3,12 +3,14 @@
 Speed does not depend on the weights' values (no branch of the model does), so the benchmark
 needs no download: a seeded random init has the real cost. Linear and convolution weights are
 drawn with standard deviation 1/√fan-in so activations keep their scale through the 32 ViT
-layers; norms start at (1, 0), biases at 0, other parameters (position tables, queries,
+layers; norms start at (1, 0), biases at 0, the interactive head's random-Fourier matrix at
+N(0, 1) (as Meta and transformers draw it), other parameters (position tables, queries,
 embeddings) at N(0, 0.02²).
 
-The checkpoint directory is laid out like the hub's (``model.safetensors``, ``config.json``)
-so both :meth:`sam3lib.Segmenter.from_pretrained` and transformers' ``from_pretrained`` read
-it, plus a byte-level CLIP-style vocabulary: every prompt tokenizes, one token per byte.
+The checkpoint directory is what ``sam3lib convert`` writes (``model.safetensors``,
+``config.json``, in the hub's layout) so both :meth:`sam3lib.Segmenter.from_pretrained` and
+transformers' ``from_pretrained`` read it, plus a byte-level CLIP-style vocabulary: every
+prompt tokenizes, one token per byte.
 """
 
 from __future__ import annotations
@@ -18,16 +20,15 @@ import math
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from tokenizers import pre_tokenizers
 from torch import Tensor, nn
 
-from sam3lib.checkpoint.transformers_config import CONFIG_FILENAME, config_to_transformers_dict
+from sam3lib.checkpoint.convert import write_transformers_checkpoint
 from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.model.prompt_encoder import RandomFourierEncoding
 from sam3lib.tokenizer import END_TOKEN, END_TOKEN_ID, MERGES_FILE, START_TOKEN, START_TOKEN_ID
 from sam3lib.tokenizer import VOCAB_FILE as VOCAB_FILENAME
 
-WEIGHTS_FILENAME = "model.safetensors"
 _END_OF_WORD = "</w>"
 
 
@@ -47,8 +48,11 @@ def random_state_dict(config: Sam3Config, seed: int = 0) -> dict[str, Tensor]:
         for name, parameter in module.named_parameters(recurse=False):
             key = f"{module_name}.{name}" if module_name else name
             state[key] = _initial_value(module, name, parameter.shape, generator)
+        if isinstance(module, RandomFourierEncoding):  # the one persistent buffer
+            key = f"{module_name}.positional_embedding"
+            state[key] = torch.randn(module.positional_embedding.shape, generator=generator)
     missing = model.state_dict().keys() - state.keys()
-    if missing:  # buffers would need their own rule; the model has none today
+    if missing:  # a new buffer needs its own rule
         raise RuntimeError(f"no init rule for {sorted(missing)}")
     return state
 
@@ -78,12 +82,7 @@ def write_checkpoint(config: Sam3Config, state: dict[str, Tensor], directory: Pa
         >>> sorted(p.name for p in out.iterdir())
         ['config.json', 'merges.txt', 'model.safetensors', 'vocab.json']
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    # safetensors refuses tensors that share memory or are views; the state is made of
-    # fresh tensors, but a real checkpoint's may not be.
-    save_file({k: v.contiguous() for k, v in state.items()}, directory / WEIGHTS_FILENAME)
-    config_json = json.dumps(config_to_transformers_dict(config), indent=2)
-    (directory / CONFIG_FILENAME).write_text(config_json, encoding="utf-8")
+    write_transformers_checkpoint(config, state, directory)
     write_byte_vocabulary(directory)
     return directory
 

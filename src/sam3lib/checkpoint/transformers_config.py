@@ -1,9 +1,10 @@
 """``config.json`` in transformers' format: read into a :class:`Sam3Config`, and written from one.
 
 Reading goes through :meth:`Sam3Config.from_transformers_dict`. Writing produces the subset
-of transformers' ``Sam3Config`` that describes the weights, complete enough for transformers'
-own ``Sam3Model.from_pretrained`` (its CLIP text sub-config is not merged with SAM 3's
-defaults, so every text field is written).
+of transformers' ``Sam3Config`` (detector only) or ``Sam3VideoConfig`` (with the interactive
+head) that describes the weights, complete enough for transformers' own ``from_pretrained``
+(its CLIP text sub-config is not merged with SAM 3's defaults, so every text field is
+written).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sam3lib.errors import ConfigError
-from sam3lib.model.config import Sam3Config
+from sam3lib.model.config import Sam3Config, VisionConfig
 
 CONFIG_FILENAME = "config.json"
 
@@ -37,43 +38,99 @@ def read_transformers_config(path: Path) -> Sam3Config:
 
 
 def config_to_transformers_dict(config: Sam3Config) -> dict[str, Any]:
-    """The transformers ``Sam3Config`` dictionary describing ``config``.
+    """The transformers configuration dictionary describing ``config``.
 
-    ``Sam3Config.from_transformers_dict`` reads it back to an equal config, and transformers
-    builds a ``Sam3Model`` from it whose state dict has our keys and shapes.
+    A detector-only config gives a ``Sam3Config`` (``model_type`` ``sam3``); one with the
+    interactive head gives a ``Sam3VideoConfig`` (``sam3_video``) holding that as
+    ``detector_config`` and the head as ``tracker_config``, as the hub's ``facebook/sam3`` does
+    (its video-memory fields keep transformers' defaults). ``Sam3Config.from_transformers_dict``
+    reads either back to an equal config, and transformers builds from it a model whose state
+    dict has our keys and shapes (``Sam3Model``; ``Sam3VideoModel``, video memory aside).
 
     Example:
         >>> d = config_to_transformers_dict(Sam3Config.tiny())
+        >>> d["model_type"], sorted(d["tracker_config"]["mask_decoder_config"])[:2]
+        ('sam3_video', ['attention_downsample_rate', 'dynamic_multimask_stability_delta'])
         >>> Sam3Config.from_transformers_dict(d) == Sam3Config.tiny()
         True
     """
+    detector = _detector_dict(config)
+    tracker = config.tracker
+    if tracker is None:
+        return detector
+    vision = config.vision
+    return {
+        "model_type": "sam3_video",
+        "architectures": ["Sam3VideoModel"],
+        "detector_config": detector,
+        "tracker_config": {
+            "model_type": "sam3_tracker_video",
+            "image_size": vision.image_size,
+            # The tracker's own copy of the ViT config (transformers' Sam3TrackerModel builds
+            # its vision encoder from it); the neck fields are the tracker neck's.
+            "vision_config": _vision_dict(vision, tracker.hidden_size, tracker.fpn_scale_factors),
+            "prompt_encoder_config": {
+                "hidden_size": tracker.hidden_size,
+                "image_size": vision.image_size,
+                "patch_size": vision.patch_size,
+                "mask_input_channels": tracker.mask_input_channels,
+                "layer_norm_eps": tracker.layer_norm_eps,
+            },
+            "mask_decoder_config": {
+                "hidden_size": tracker.hidden_size,
+                "num_attention_heads": tracker.num_heads,
+                "mlp_dim": tracker.mlp_dim,
+                "num_hidden_layers": tracker.num_layers,
+                "attention_downsample_rate": tracker.attention_downsample_rate,
+                "num_multimask_outputs": tracker.num_multimask_outputs,
+                "iou_head_depth": tracker.iou_head_depth,
+                "iou_head_hidden_dim": tracker.iou_head_hidden_size,
+                "dynamic_multimask_stability_delta": tracker.stability_delta,
+                "dynamic_multimask_stability_thresh": tracker.stability_threshold,
+            },
+            "memory_attention_rope_feat_sizes": [vision.grid_size, vision.grid_size],
+        },
+        # transformers does not derive it from the image size (288 = 4 × 72 for SAM 3).
+        "low_res_mask_size": 4 * vision.grid_size,
+    }
+
+
+def _vision_dict(
+    vision: VisionConfig, fpn_size: int, fpn_scale_factors: tuple[float, ...]
+) -> dict[str, Any]:
+    """transformers' ``Sam3VisionConfig``: the ViT and an FPN neck of this width and levels."""
+    feature_sizes = [int(vision.grid_size * s) for s in fpn_scale_factors if s >= 1.0]
+    return {
+        "model_type": "sam3_vision_model",
+        "backbone_config": {
+            "model_type": "sam3_vit_model",
+            "image_size": vision.image_size,
+            "patch_size": vision.patch_size,
+            "num_channels": vision.num_channels,
+            "hidden_size": vision.hidden_size,
+            "intermediate_size": vision.intermediate_size,
+            "num_hidden_layers": vision.num_layers,
+            "num_attention_heads": vision.num_heads,
+            "window_size": vision.window_size,
+            "global_attn_indexes": list(vision.global_attention_layers),
+            "pretrain_image_size": vision.pretrain_grid_size * vision.patch_size,
+            "layer_norm_eps": vision.layer_norm_eps,
+            "hidden_act": "gelu",
+            "rope_parameters": {"rope_type": "axial", "rope_theta": vision.rope_theta},
+        },
+        "fpn_hidden_size": fpn_size,
+        "scale_factors": list(fpn_scale_factors),
+        "backbone_feature_sizes": [[size, size] for size in feature_sizes],
+    }
+
+
+def _detector_dict(config: Sam3Config) -> dict[str, Any]:
+    """transformers' ``Sam3Config`` (the detector)."""
     vision, text = config.vision, config.text
-    feature_sizes = [int(vision.grid_size * s) for s in vision.fpn_scale_factors if s >= 1.0]
     return {
         "model_type": "sam3",
         "architectures": ["Sam3Model"],
-        "vision_config": {
-            "model_type": "sam3_vision_model",
-            "backbone_config": {
-                "model_type": "sam3_vit_model",
-                "image_size": vision.image_size,
-                "patch_size": vision.patch_size,
-                "num_channels": vision.num_channels,
-                "hidden_size": vision.hidden_size,
-                "intermediate_size": vision.intermediate_size,
-                "num_hidden_layers": vision.num_layers,
-                "num_attention_heads": vision.num_heads,
-                "window_size": vision.window_size,
-                "global_attn_indexes": list(vision.global_attention_layers),
-                "pretrain_image_size": vision.pretrain_grid_size * vision.patch_size,
-                "layer_norm_eps": vision.layer_norm_eps,
-                "hidden_act": "gelu",
-                "rope_parameters": {"rope_type": "axial", "rope_theta": vision.rope_theta},
-            },
-            "fpn_hidden_size": vision.fpn_size,
-            "scale_factors": list(vision.fpn_scale_factors),
-            "backbone_feature_sizes": [[size, size] for size in feature_sizes],
-        },
+        "vision_config": _vision_dict(vision, vision.fpn_size, vision.fpn_scale_factors),
         "text_config": {
             "model_type": "clip_text_model",
             "vocab_size": text.vocab_size,

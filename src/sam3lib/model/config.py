@@ -8,7 +8,7 @@ the ``config.json`` that transformers writes (``model_type`` ``"sam3"`` or the h
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from sam3lib.errors import ConfigError
@@ -259,15 +259,22 @@ class Sam3Config:
             ConfigError: if the dictionary is not a SAM 3 configuration.
         """
         model_type = config.get("model_type")
+        video: dict[str, Any] | None = None
         if model_type == "sam3_video":
-            config = config.get("detector_config") or {}
+            video, config = config, config.get("detector_config") or {}
             model_type = config.get("model_type", "sam3")
         if model_type != "sam3":
             raise ConfigError(
                 f"config.json has model_type {model_type!r}; expected 'sam3' or 'sam3_video'"
             )
         try:
-            return _from_transformers_sections(config)
+            detector = _from_transformers_sections(config)
+            if video is None:  # the tracker default; the loader drops it if weights lack it
+                return detector
+            tracker = _tracker_from_transformers(
+                video.get("tracker_config") or {}, detector.vision.fpn_scale_factors
+            )
+            return replace(detector, tracker=tracker)
         except (KeyError, TypeError) as err:
             raise ConfigError(f"config.json is not a complete SAM 3 configuration: {err}") from err
 
@@ -374,6 +381,44 @@ def _from_transformers_sections(config: dict[str, Any]) -> Sam3Config:
             num_upsampling_stages=mask.get("num_upsampling_stages", dm.num_upsampling_stages),
             num_heads=mask.get("num_attention_heads", dm.num_heads),
         ),
+    )
+
+
+def _tracker_from_transformers(
+    tracker: dict[str, Any], detector_scale_factors: tuple[float, ...]
+) -> TrackerConfig:
+    """transformers' ``Sam3TrackerVideoConfig`` section (``tracker_config`` of ``sam3_video``)."""
+    prompt = tracker.get("prompt_encoder_config") or {}
+    decoder = tracker.get("mask_decoder_config") or {}
+    vision = tracker.get("vision_config") or {}
+    d = TrackerConfig()
+    hidden_size = decoder.get("hidden_size", d.hidden_size)
+    widths = {
+        "mask_decoder_config.hidden_size": hidden_size,
+        "prompt_encoder_config.hidden_size": prompt.get("hidden_size", hidden_size),
+        "vision_config.fpn_hidden_size": vision.get("fpn_hidden_size", hidden_size),
+    }
+    if len(set(widths.values())) != 1:
+        raise ConfigError(f"tracker widths must agree, got {widths}")
+    scale_factors = _unless_none(vision.get("scale_factors"), detector_scale_factors)
+    return TrackerConfig(
+        hidden_size=hidden_size,
+        num_heads=decoder.get("num_attention_heads", d.num_heads),
+        mlp_dim=decoder.get("mlp_dim", d.mlp_dim),
+        num_layers=decoder.get("num_hidden_layers", d.num_layers),
+        attention_downsample_rate=decoder.get(
+            "attention_downsample_rate", d.attention_downsample_rate
+        ),
+        num_multimask_outputs=decoder.get("num_multimask_outputs", d.num_multimask_outputs),
+        iou_head_depth=decoder.get("iou_head_depth", d.iou_head_depth),
+        iou_head_hidden_size=decoder.get("iou_head_hidden_dim", d.iou_head_hidden_size),
+        mask_input_channels=prompt.get("mask_input_channels", d.mask_input_channels),
+        layer_norm_eps=prompt.get("layer_norm_eps", d.layer_norm_eps),
+        stability_delta=decoder.get("dynamic_multimask_stability_delta", d.stability_delta),
+        stability_threshold=decoder.get(
+            "dynamic_multimask_stability_thresh", d.stability_threshold
+        ),
+        fpn_scale_factors=tuple(float(s) for s in scale_factors),
     )
 
 
