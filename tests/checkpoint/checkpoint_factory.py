@@ -1,19 +1,32 @@
-"""Tiny checkpoint files in every layout we read, built from a state dict in our layout."""
+"""Tiny checkpoint files in every layout we read, built from a state dict in our layout.
+
+The hub layout is written here by hand, independently of ``sam3lib.checkpoint``, so that a
+mistake in the library's own writer cannot hide in its tests; Meta's layout goes through the
+library's ``ours_to_meta`` (checked against Meta's full-size key list separately).
+"""
 
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import safetensors.torch
 import torch
 from torch import Tensor
 
-from sam3lib.checkpoint import ours_to_meta
+from sam3lib.checkpoint import config_to_transformers_dict, ours_to_meta
+from sam3lib.model import Sam3Config, Sam3Model
 
 FAKE_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+TINY_DETECTOR_CONFIG = replace(Sam3Config.tiny(), tracker=None)
+TRACKER_PREFIXES = ("tracker_model.", "tracker_neck.")
+PROMPT_ENCODER_PE = "tracker_model.prompt_encoder.shared_embedding.positional_embedding"
+SHARED_IMAGE_PE = "tracker_model.shared_image_embedding.positional_embedding"
 
 
 def read_tsv(path: Path) -> dict[str, tuple[int, ...]]:
@@ -34,15 +47,28 @@ def shapes_of(state_dict: Mapping[str, Tensor]) -> dict[str, tuple[int, ...]]:
     return {key: tuple(tensor.shape) for key, tensor in state_dict.items()}
 
 
+def random_tracker_tensors(config: Sam3Config, seed: int = 0) -> dict[str, Tensor]:
+    """The interactive head's tensors of ``Sam3Model(config)``, our names, distinct N(0, 1)."""
+    with torch.device("meta"):
+        shapes = shapes_of(Sam3Model(config).state_dict())
+    generator = torch.Generator().manual_seed(seed)
+    return {
+        key: torch.randn(shape, generator=generator)
+        for key, shape in shapes.items()
+        if key.startswith(TRACKER_PREFIXES)
+    }
+
+
 def meta_ignored_extras() -> dict[str, Tensor]:
     """One tensor of each kind Meta's sam3.pt holds that the image model does not load."""
     return {
         "tracker.maskmem_tpos_enc": torch.randn(7, 1, 1, 8),
+        "tracker.transformer.encoder.layers.0.linear1.weight": torch.randn(64, 32),
+        "tracker.obj_ptr_proj.layers.2.bias": torch.randn(32),
         "detector.backbone.vision_backbone.trunk.blocks.0.attn.freqs_cis": torch.randn(
             36, 8, dtype=torch.complex64
         ),
         "detector.geometry_encoder.points_direct_project.weight": torch.randn(32, 2),
-        "detector.backbone.vision_backbone.sam2_convs.2.conv_1x1.weight": torch.randn(32, 32, 1, 1),
     }
 
 
@@ -51,18 +77,67 @@ def meta_checkpoint(state_dict: Mapping[str, Tensor]) -> dict[str, dict[str, Ten
     return {"model": {**ours_to_meta(state_dict), **meta_ignored_extras()}}
 
 
-def hf_video_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """The hub's facebook/sam3 layout: our keys under ``detector_model.``, plus the tracker."""
+def video_memory_extras() -> dict[str, Tensor]:
+    """A few of the hub file's video-memory tensors, which the image model does not load."""
     return {
-        **{f"detector_model.{key}": tensor for key, tensor in state_dict.items()},
         "tracker_model.memory_encoder.projection.weight": torch.randn(8, 8),
-        "tracker_neck.fpn_layers.0.proj1.weight": torch.randn(8, 8, 1, 1),
+        "tracker_model.memory_temporal_positional_encoding": torch.randn(7, 1, 1, 8),
+        "tracker_model.no_object_pointer": torch.randn(1, 32),
     }
+
+
+def hub_layout(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Our layout as the hub's ``Sam3VideoModel`` file has it: detector under
+    ``detector_model.``, the tracker as it is, and transformers' second copy of the prompt
+    encoder's position matrix (``shared_image_embedding``) when there is a tracker."""
+    tensors = {
+        (key if key.startswith(TRACKER_PREFIXES) else f"detector_model.{key}"): tensor
+        for key, tensor in state_dict.items()
+    }
+    if PROMPT_ENCODER_PE in state_dict:
+        tensors[SHARED_IMAGE_PE] = state_dict[PROMPT_ENCODER_PE].clone()
+    return tensors
+
+
+def hf_video_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """The hub's facebook/sam3 file: :func:`hub_layout` plus video-memory tensors."""
+    return {**hub_layout(state_dict), **video_memory_extras()}
+
+
+def write_hub_checkpoint(
+    directory: Path,
+    state_dict: Mapping[str, Tensor],
+    config: Sam3Config | None = None,
+    *,
+    video_memory: bool = True,
+) -> Path:
+    """A checkpoint directory as the hub's ``facebook/sam3``: ``config.json`` (``sam3_video``
+    for a config with the interactive head) and ``model.safetensors`` in the hub layout.
+
+    Args:
+        directory: created if needed.
+        state_dict: our layout, matching ``config`` (default: ``Sam3Config.tiny()``).
+        config: what ``config.json`` describes.
+        video_memory: also write a few (mis-sized) video-memory tensors, as the hub file has
+            them; leave them out for a directory transformers' ``Sam3VideoModel`` must load.
+
+    Example:
+        >>> tracker = random_tracker_tensors(Sam3Config.tiny())  # doctest: +SKIP
+        >>> write_hub_checkpoint(tmp_path / "hub", {**detector, **tracker})  # doctest: +SKIP
+    """
+    config = config or Sam3Config.tiny()
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors = hf_video_state_dict(state_dict) if video_memory else hub_layout(state_dict)
+    save_safetensors(directory / "model.safetensors", tensors)
+    config_json = json.dumps(config_to_transformers_dict(config), indent=2)
+    (directory / "config.json").write_text(config_json, encoding="utf-8")
+    return directory
 
 
 def save_safetensors(path: Path, state_dict: Mapping[str, Tensor]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    safetensors.torch.save_file({k: v.contiguous() for k, v in state_dict.items()}, path)
+    tensors = {k: v.contiguous() for k, v in state_dict.items()}
+    safetensors.torch.save_file(tensors, path, metadata={"format": "pt"})  # as transformers
     return path
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import safetensors
 import torch
 import transformers
-from checkpoint_factory import meta_checkpoint, save_pt
+from checkpoint_factory import (
+    PROMPT_ENCODER_PE,
+    SHARED_IMAGE_PE,
+    TINY_DETECTOR_CONFIG,
+    hub_layout,
+    meta_checkpoint,
+    save_pt,
+)
 from torch import Tensor
 
 from sam3lib.checkpoint import convert, convert_meta_checkpoint, load_sam3_model
@@ -18,33 +26,57 @@ from sam3lib.model import Sam3Config
 
 
 @pytest.fixture
-def meta_pt(tmp_path: Path, tiny_state_dict: dict[str, Tensor]) -> Path:
-    return save_pt(tmp_path / "sam3.pt", meta_checkpoint(tiny_state_dict))
+def meta_pt(tmp_path: Path, tiny_state_dict_with_tracker: dict[str, Tensor]) -> Path:
+    """Meta's sam3.pt of the tiny model, both heads."""
+    return save_pt(tmp_path / "sam3.pt", meta_checkpoint(tiny_state_dict_with_tracker))
 
 
 def test_converted_directory_loads_with_identical_weights(
-    meta_pt: Path, tmp_path: Path, tiny_state_dict: dict[str, Tensor]
+    meta_pt: Path, tmp_path: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
 ) -> None:
     out = convert_meta_checkpoint(meta_pt, tmp_path / "out", config=Sam3Config.tiny())
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
     with safetensors.safe_open(out / "model.safetensors", "pt") as file:
-        assert set(file.keys()) == tiny_state_dict.keys()  # our layout, no prefix
+        # the hub's layout: detector_model.*, tracker_model.*, tracker_neck.*, no video memory
+        assert set(file.keys()) == hub_layout(tiny_state_dict_with_tracker).keys()
+    assert json.loads((out / "config.json").read_text())["model_type"] == "sam3_video"
 
     model, resolved = load_sam3_model(out)
     assert resolved.config_path == out / "config.json"
     assert model.config == Sam3Config.tiny()
     loaded = model.state_dict()
-    assert all(torch.equal(loaded[k], v) for k, v in tiny_state_dict.items())
+    assert loaded.keys() == tiny_state_dict_with_tracker.keys()
+    assert all(torch.equal(loaded[k], v) for k, v in tiny_state_dict_with_tracker.items())
 
 
 def test_transformers_loads_the_converted_directory(
-    meta_pt: Path, tmp_path: Path, tiny_state_dict: dict[str, Tensor]
+    meta_pt: Path, tmp_path: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
 ) -> None:
+    """Its detector model, and its video model (whose tracker is ours plus the video memory,
+    which the converted directory lacks and transformers initialises)."""
     out = convert_meta_checkpoint(meta_pt, tmp_path / "out", config=Sam3Config.tiny())
-    reference = transformers.Sam3Model.from_pretrained(out)
-    loaded = reference.state_dict()
-    assert loaded.keys() == tiny_state_dict.keys()
-    assert all(torch.equal(loaded[k], v) for k, v in tiny_state_dict.items())
+    expected = tiny_state_dict_with_tracker
+    detector = transformers.Sam3Model.from_pretrained(out).state_dict()
+    assert detector.keys() == {k for k in expected if not k.startswith("tracker")}
+    assert all(torch.equal(tensor, expected[k]) for k, tensor in detector.items())
+
+    video = transformers.Sam3VideoModel.from_pretrained(out).state_dict()
+    for key, tensor in expected.items():
+        name = key if key.startswith("tracker") else f"detector_model.{key}"
+        assert torch.equal(video[name], tensor), key
+    assert torch.equal(video[SHARED_IMAGE_PE], expected[PROMPT_ENCODER_PE])
+
+
+def test_a_detector_only_checkpoint_converts_to_transformers_detector_layout(
+    tmp_path: Path, tiny_state_dict: dict[str, Tensor]
+) -> None:
+    meta_pt = save_pt(tmp_path / "sam3.pt", meta_checkpoint(tiny_state_dict))
+    out = convert_meta_checkpoint(meta_pt, tmp_path / "out", config=Sam3Config.tiny())
+    with safetensors.safe_open(out / "model.safetensors", "pt") as file:
+        assert set(file.keys()) == tiny_state_dict.keys()  # Sam3Model's: our keys, no prefix
+    assert json.loads((out / "config.json").read_text())["model_type"] == "sam3"
+    model, _ = load_sam3_model(out)
+    assert model.config == TINY_DETECTOR_CONFIG
 
 
 def test_weights_that_do_not_fit_the_config_write_nothing(meta_pt: Path, tmp_path: Path) -> None:

@@ -1,43 +1,71 @@
-"""Layout detection, and the hub's video checkpoint converted to our layout."""
+"""Layout detection, and the hub's video checkpoint converted to our layout and back."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
-import transformers
-from checkpoint_factory import hf_video_state_dict, meta_checkpoint, shapes_of
+from checkpoint_factory import (
+    PROMPT_ENCODER_PE,
+    SHARED_IMAGE_PE,
+    hf_video_state_dict,
+    hub_layout,
+    meta_checkpoint,
+    meta_device_tensors,
+    shapes_of,
+)
 from torch import Tensor
 
 from sam3lib.checkpoint import Layout, detect_layout, to_our_layout
 from sam3lib.checkpoint._keys import is_ignored
-from sam3lib.checkpoint.layouts import HF_VIDEO_IGNORED
+from sam3lib.checkpoint.layouts import HF_VIDEO_IGNORED, to_hf_video_layout
 from sam3lib.errors import CheckpointKeyError
+from sam3lib.model import Sam3Config, Sam3Model
+
+# transformers' names of the video tracker's memory: what the image model leaves out.
+VIDEO_MEMORY = re.compile(
+    r"tracker_model\.(memory_attention\.|memory_encoder\.|mask_downsample\.|object_pointer_proj\."
+    r"|temporal_positional_encoding_projection_layer\.|memory_temporal_positional_encoding$"
+    r"|no_memory_positional_encoding$|no_object_pointer$|occlusion_spatial_embedding_parameter$)"
+)
 
 
 @pytest.fixture(scope="module")
-def video_key_shapes() -> dict[str, tuple[int, ...]]:
-    """transformers' full-size Sam3VideoModel, the class of the hub's facebook/sam3 file."""
-    with torch.device("meta"):
-        model = transformers.Sam3VideoModel(transformers.Sam3VideoConfig())
-    return shapes_of(model.state_dict())
+def hub_key_shapes(
+    hf_key_shapes: dict[str, tuple[int, ...]], hf_tracker_key_shapes: dict[str, tuple[int, ...]]
+) -> dict[str, tuple[int, ...]]:
+    """The hub's full-size facebook/sam3 file: transformers' Sam3VideoModel state dict."""
+    return {
+        **{f"detector_model.{key}": shape for key, shape in hf_key_shapes.items()},
+        **hf_tracker_key_shapes,
+    }
 
 
-def test_hub_video_checkpoint_maps_onto_the_transformers_key_list(
-    video_key_shapes: dict[str, tuple[int, ...]], hf_key_shapes: dict[str, tuple[int, ...]]
+def test_hub_video_checkpoint_maps_onto_our_full_size_model(
+    hub_key_shapes: dict[str, tuple[int, ...]],
 ) -> None:
-    video = {k: torch.empty(s, device="meta") for k, s in video_key_shapes.items()}
+    video = meta_device_tensors(hub_key_shapes)
     assert detect_layout(video) is Layout.HF_VIDEO
-    assert shapes_of(to_our_layout(video)) == hf_key_shapes
+    converted = shapes_of(to_our_layout(video))
+    with torch.device("meta"):
+        expected = shapes_of(Sam3Model(Sam3Config.sam3()).state_dict())
+    assert sorted(expected.keys() - converted.keys()) == []  # missing
+    assert sorted(converted.keys() - expected.keys()) == []  # unexpected
+    assert converted == expected
 
 
-def test_hub_video_checkpoint_drops_exactly_the_tracker(
-    video_key_shapes: dict[str, tuple[int, ...]],
+def test_hub_video_checkpoint_drops_exactly_the_video_memory(
+    hub_key_shapes: dict[str, tuple[int, ...]],
 ) -> None:
-    dropped = {k for k in video_key_shapes if is_ignored(k, HF_VIDEO_IGNORED)}
-    detector = {k for k in video_key_shapes if k.startswith("detector_model.")}
-    assert dropped | detector == video_key_shapes.keys()
-    assert all(k.startswith(("tracker_model.", "tracker_neck.")) for k in dropped)
+    dropped = {k for k in hub_key_shapes if is_ignored(k, HF_VIDEO_IGNORED)}
+    assert dropped == {k for k in hub_key_shapes if VIDEO_MEMORY.match(k)}
+    assert len(dropped) == 160
     assert all(any(entry.matches(k) for k in dropped) for entry in HF_VIDEO_IGNORED)
+    tracker = {k for k in hub_key_shapes if k.startswith(("tracker_model.", "tracker_neck."))}
+    kept_tracker = tracker - dropped
+    # 168 tensors of the interactive head, plus transformers' second position matrix.
+    assert len(kept_tracker) == 169 and SHARED_IMAGE_PE in kept_tracker
 
 
 def test_unknown_key_in_a_video_checkpoint_is_an_error(tiny_state_dict: dict[str, Tensor]) -> None:
@@ -47,10 +75,55 @@ def test_unknown_key_in_a_video_checkpoint_is_an_error(tiny_state_dict: dict[str
         to_our_layout(video)
 
 
-def test_video_layout_converts_to_the_same_tensors(tiny_state_dict: dict[str, Tensor]) -> None:
-    converted = to_our_layout(hf_video_state_dict(tiny_state_dict))
-    assert converted.keys() == tiny_state_dict.keys()
-    assert all(converted[k] is tensor for k, tensor in tiny_state_dict.items())
+def test_video_layout_converts_to_the_same_tensors(
+    tiny_state_dict_with_tracker: dict[str, Tensor],
+) -> None:
+    converted = to_our_layout(hf_video_state_dict(tiny_state_dict_with_tracker))
+    assert converted.keys() == tiny_state_dict_with_tracker.keys()
+    assert all(converted[k] is tensor for k, tensor in tiny_state_dict_with_tracker.items())
+
+
+def test_transformers_doubled_tracker_prefix_is_read(
+    tiny_state_dict_with_tracker: dict[str, Tensor],
+) -> None:
+    """transformers 5's ``Sam3VideoModel.save_pretrained`` writes the tracker under
+    ``tracker_model.tracker_model.`` (and reads that back)."""
+    doubled = {
+        re.sub(r"^tracker_model\.", "tracker_model.tracker_model.", key): tensor
+        for key, tensor in hf_video_state_dict(tiny_state_dict_with_tracker).items()
+    }
+    assert any(k.startswith("tracker_model.tracker_model.") for k in doubled)
+    assert to_our_layout(doubled).keys() == tiny_state_dict_with_tracker.keys()
+
+
+def test_differing_copies_of_the_position_matrix_are_an_error(
+    tiny_state_dict_with_tracker: dict[str, Tensor],
+) -> None:
+    video = hf_video_state_dict(tiny_state_dict_with_tracker)
+    video[SHARED_IMAGE_PE] = video[SHARED_IMAGE_PE] + 1e-3
+    with pytest.raises(CheckpointKeyError, match=r"shared_image_embedding.* differ"):
+        to_our_layout(video)
+
+
+def test_the_image_grids_position_matrix_alone_serves_the_prompt_encoder(
+    tiny_state_dict_with_tracker: dict[str, Tensor],
+) -> None:
+    video = hf_video_state_dict(tiny_state_dict_with_tracker)
+    only_copy = video.pop(PROMPT_ENCODER_PE)
+    converted = to_our_layout(video)
+    assert converted.keys() == tiny_state_dict_with_tracker.keys()
+    assert torch.equal(converted[PROMPT_ENCODER_PE], only_copy)
+
+
+def test_our_hub_writer_matches_the_hub_layout(
+    tiny_state_dict_with_tracker: dict[str, Tensor],
+) -> None:
+    written = to_hf_video_layout(tiny_state_dict_with_tracker)
+    expected = hub_layout(tiny_state_dict_with_tracker)
+    assert written.keys() == expected.keys()
+    assert all(torch.equal(written[k], tensor) for k, tensor in expected.items())
+    # a copy, so that safetensors (which refuses shared memory) can write both
+    assert written[SHARED_IMAGE_PE].data_ptr() != written[PROMPT_ENCODER_PE].data_ptr()
 
 
 def test_our_layout_passes_through_untouched(tiny_state_dict: dict[str, Tensor]) -> None:
@@ -60,8 +133,8 @@ def test_our_layout_passes_through_untouched(tiny_state_dict: dict[str, Tensor])
 
 
 def test_meta_layout_is_recognised_by_its_detector_prefix(
-    tiny_state_dict: dict[str, Tensor],
+    tiny_state_dict_with_tracker: dict[str, Tensor],
 ) -> None:
-    meta = meta_checkpoint(tiny_state_dict)["model"]
+    meta = meta_checkpoint(tiny_state_dict_with_tracker)["model"]
     assert detect_layout(meta) is Layout.META
-    assert to_our_layout(meta).keys() == tiny_state_dict.keys()
+    assert to_our_layout(meta).keys() == tiny_state_dict_with_tracker.keys()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 import torch
 from checkpoint_factory import (
+    SHARED_IMAGE_PE,
+    TINY_DETECTOR_CONFIG,
     hf_video_state_dict,
     meta_checkpoint,
     meta_device_tensors,
@@ -19,11 +22,17 @@ from checkpoint_factory import (
     save_pt,
     save_safetensors,
     truncate,
+    write_hub_checkpoint,
 )
 from torch import Tensor
 
-from sam3lib.checkpoint import check_state_dict, load_sam3_model
-from sam3lib.errors import CheckpointKeyError, CorruptCheckpointError, NotASam3CheckpointError
+from sam3lib.checkpoint import check_state_dict, config_to_transformers_dict, load_sam3_model
+from sam3lib.errors import (
+    CheckpointKeyError,
+    CorruptCheckpointError,
+    InteractiveUnavailableError,
+    NotASam3CheckpointError,
+)
 from sam3lib.model import Sam3Config, Sam3Model
 
 
@@ -42,9 +51,25 @@ def _checkpoint_dir(
 
 @pytest.fixture
 def meta_dir(tmp_path: Path, tiny_state_dict: dict[str, Tensor], tiny_config_json: Path) -> Path:
-    """config.json beside a sam3.pt in Meta's layout, wrapped in "model", with tracker tensors."""
+    """config.json beside a sam3.pt in Meta's layout, wrapped in "model": the tiny detector's
+    weights (no interactive head) and a few video-memory tensors."""
     meta = meta_checkpoint(tiny_state_dict)
     return _checkpoint_dir(tmp_path / "meta", meta, tiny_config_json, "sam3.pt")
+
+
+@pytest.fixture
+def meta_dir_with_tracker(tmp_path: Path, tiny_state_dict_with_tracker: dict[str, Tensor]) -> Path:
+    """As ``meta_dir``, with the interactive head, beside the config.json of both heads."""
+    config_json = tmp_path / "sam3_video_config.json"
+    config_json.write_text(json.dumps(config_to_transformers_dict(Sam3Config.tiny())))
+    meta = meta_checkpoint(tiny_state_dict_with_tracker)
+    return _checkpoint_dir(tmp_path / "meta_with_tracker", meta, config_json, "sam3.pt")
+
+
+@pytest.fixture
+def hub_dir(tmp_path: Path, tiny_state_dict_with_tracker: dict[str, Tensor]) -> Path:
+    """The same weights as ``meta_dir_with_tracker`` in the hub's facebook/sam3 layout."""
+    return write_hub_checkpoint(tmp_path / "hub", tiny_state_dict_with_tracker)
 
 
 def _assert_loaded(model: Sam3Model, expected: dict[str, Tensor]) -> None:
@@ -60,7 +85,7 @@ def test_loads_a_transformers_save_pretrained_directory(
     tiny_hf_checkpoint: Path, tiny_state_dict: dict[str, Tensor]
 ) -> None:
     model, resolved = load_sam3_model(tiny_hf_checkpoint)
-    assert model.config == Sam3Config.tiny()
+    assert model.config == TINY_DETECTOR_CONFIG  # transformers' Sam3Model has no tracker
     assert resolved.weights_path == tiny_hf_checkpoint / "model.safetensors"
     _assert_loaded(model, tiny_state_dict)
 
@@ -71,18 +96,56 @@ def test_from_pretrained_is_load_sam3_model_without_the_paths(
     _assert_loaded(Sam3Model.from_pretrained(tiny_hf_checkpoint), tiny_state_dict)
 
 
-def test_loads_the_hub_video_layout(
-    tmp_path: Path, tiny_state_dict: dict[str, Tensor], tiny_config_json: Path
+def test_loads_the_hub_video_layout_with_the_interactive_head(
+    hub_dir: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
 ) -> None:
-    video = hf_video_state_dict(tiny_state_dict)
-    directory = _checkpoint_dir(tmp_path, video, tiny_config_json, "model.safetensors")
-    _assert_loaded(Sam3Model.from_pretrained(directory), tiny_state_dict)
+    model = Sam3Model.from_pretrained(hub_dir)
+    assert model.config == Sam3Config.tiny()
+    assert model.has_interactive_head
+    _assert_loaded(model, tiny_state_dict_with_tracker)
 
 
 def test_loads_metas_layout_from_a_pt_file(
-    meta_dir: Path, tiny_state_dict: dict[str, Tensor]
+    meta_dir_with_tracker: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
 ) -> None:
-    _assert_loaded(Sam3Model.from_pretrained(meta_dir), tiny_state_dict)
+    model = Sam3Model.from_pretrained(meta_dir_with_tracker)
+    assert model.config == Sam3Config.tiny()
+    _assert_loaded(model, tiny_state_dict_with_tracker)
+
+
+def test_hub_and_meta_layouts_of_the_same_weights_load_identically(
+    hub_dir: Path, meta_dir_with_tracker: Path
+) -> None:
+    """Meta's layout written by the inverse mapping (fused qkv, split point embeddings, the
+    tracker neck under sam2_convs) and the hub's layout (duplicate position matrix)."""
+    from_hub = Sam3Model.from_pretrained(hub_dir).state_dict()
+    from_meta = Sam3Model.from_pretrained(meta_dir_with_tracker).state_dict()
+    assert from_hub.keys() == from_meta.keys()
+    assert any(key.startswith("tracker_model.") for key in from_hub)
+    for key, tensor in from_hub.items():
+        assert torch.equal(from_meta[key], tensor), key
+
+
+@pytest.mark.parametrize("layout", ["transformers", "meta"])
+def test_a_detector_only_checkpoint_loads_without_the_interactive_head(
+    layout: str, tiny_hf_checkpoint: Path, meta_dir: Path, tiny_state_dict: dict[str, Tensor]
+) -> None:
+    model = Sam3Model.from_pretrained(tiny_hf_checkpoint if layout == "transformers" else meta_dir)
+    _assert_loaded(model, tiny_state_dict)
+    assert model.config.tracker is None and not model.has_interactive_head
+    with pytest.raises(InteractiveUnavailableError, match="no interactive"):
+        model.encode_interactive(torch.zeros(1, 32, 12, 12))
+
+
+def test_differing_copies_of_the_position_matrix_are_refused(
+    hub_dir: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
+) -> None:
+    """What a freshly initialised transformers Sam3VideoModel saves: two different matrices."""
+    tensors = hf_video_state_dict(tiny_state_dict_with_tracker)
+    tensors[SHARED_IMAGE_PE] = torch.randn(tensors[SHARED_IMAGE_PE].shape)
+    save_safetensors(hub_dir / "model.safetensors", tensors)
+    with pytest.raises(CheckpointKeyError, match="must hold the same values"):
+        Sam3Model.from_pretrained(hub_dir)
 
 
 def test_loads_from_the_hub_cache(
@@ -99,13 +162,18 @@ def test_loads_from_the_hub_cache(
     _assert_loaded(model, tiny_state_dict)
 
 
-@pytest.mark.parametrize("layout", ["meta", "transformers"])
+@pytest.mark.parametrize("layout", ["meta", "hub", "transformers"])
 def test_every_loaded_tensor_owns_aligned_memory(
-    layout: str, meta_dir: Path, tiny_hf_checkpoint: Path
+    layout: str, meta_dir_with_tracker: Path, hub_dir: Path, tiny_hf_checkpoint: Path
 ) -> None:
     """No weight is a view into another tensor (Meta's fused qkv) or a file: GEMM kernels take
     other paths, rounding differently, for operands at unaligned addresses."""
-    model = Sam3Model.from_pretrained(meta_dir if layout == "meta" else tiny_hf_checkpoint)
+    directories = {
+        "meta": meta_dir_with_tracker,
+        "hub": hub_dir,
+        "transformers": tiny_hf_checkpoint,
+    }
+    model = Sam3Model.from_pretrained(directories[layout])
     storages = set()
     for name, tensor in model.state_dict().items():
         assert tensor.is_contiguous() and tensor.storage_offset() == 0, name

@@ -12,6 +12,8 @@ from torch import Tensor, nn
 
 from sam3lib.checkpoint import meta_to_ours, ours_to_meta
 from sam3lib.checkpoint._keys import is_ignored
+from sam3lib.checkpoint.layouts import HF_SHARED_IMAGE_PE as SHARED_IMAGE_PE
+from sam3lib.checkpoint.layouts import HF_VIDEO_IGNORED
 from sam3lib.checkpoint.meta_layout import META_IGNORED
 from sam3lib.errors import CheckpointKeyError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
@@ -20,12 +22,22 @@ TRUNK = "detector.backbone.vision_backbone.trunk"
 
 
 def test_every_meta_key_maps_onto_the_transformers_key_list(
-    meta_key_shapes: dict[str, tuple[int, ...]], hf_key_shapes: dict[str, tuple[int, ...]]
+    meta_key_shapes: dict[str, tuple[int, ...]],
+    hf_key_shapes: dict[str, tuple[int, ...]],
+    hf_tracker_key_shapes: dict[str, tuple[int, ...]],
 ) -> None:
+    """transformers' detector keys, and its tracker keys less the video memory and the second
+    copy of the position matrix (transformers' names are ours)."""
+    tracker = {
+        key: shape
+        for key, shape in hf_tracker_key_shapes.items()
+        if not is_ignored(key, HF_VIDEO_IGNORED) and key != SHARED_IMAGE_PE
+    }
+    expected = {**hf_key_shapes, **tracker}
     converted = shapes_of(meta_to_ours(meta_device_tensors(meta_key_shapes)))
-    assert sorted(hf_key_shapes.keys() - converted.keys()) == []  # missing
-    assert sorted(converted.keys() - hf_key_shapes.keys()) == []  # unexpected
-    assert converted == hf_key_shapes
+    assert sorted(expected.keys() - converted.keys()) == []  # missing
+    assert sorted(converted.keys() - expected.keys()) == []  # unexpected
+    assert converted == expected
 
 
 def test_every_meta_key_maps_onto_our_full_size_model(
@@ -37,22 +49,33 @@ def test_every_meta_key_maps_onto_our_full_size_model(
     assert converted == shapes_of(model.state_dict())
 
 
-def test_only_tracker_rope_tables_point_projections_and_tracker_neck_are_dropped(
+def test_only_video_memory_rope_tables_and_point_projections_are_dropped(
     meta_key_shapes: dict[str, tuple[int, ...]],
 ) -> None:
     dropped = [key for key in meta_key_shapes if is_ignored(key, META_IGNORED)]
-    tracker = [k for k in dropped if k.startswith("tracker.")]
+    video_memory = [k for k in dropped if k.startswith("tracker.")]
     rope = [k for k in dropped if k.endswith(".attn.freqs_cis")]
     points = [k for k in dropped if ".geometry_encoder.points_" in k]
-    tracker_neck = [k for k in dropped if ".sam2_convs." in k]
-    detector_neck = [k for k in meta_key_shapes if ".vision_backbone.convs." in k]
     blocks = {m.group(1) for k in meta_key_shapes if (m := re.search(r"trunk\.blocks\.(\d+)\.", k))}
 
-    assert len(tracker) == 309 == sum(k.startswith("tracker.") for k in meta_key_shapes)
+    assert {k.split(".")[1] for k in video_memory} == {
+        "maskmem_backbone",
+        "transformer",
+        "mask_downsample",
+        "obj_ptr_proj",
+        "obj_ptr_tpos_proj",
+        "maskmem_tpos_enc",
+        "no_mem_pos_enc",
+        "no_obj_ptr",
+        "no_obj_embed_spatial",
+    }
+    assert len(video_memory) == 160
+    kept_tracker = [k for k in meta_key_shapes if k.startswith("tracker.") and k not in dropped]
+    assert len(kept_tracker) == 309 - 160 == 149  # prompt encoder, mask decoder, no_mem_embed
+    assert not any(".sam2_convs." in k for k in dropped)  # the tracker neck is loaded
     assert len(rope) == len(blocks) == 32
     assert len(points) == 6  # direct, pool and pos_enc projections, weight and bias
-    assert len(tracker_neck) == len(detector_neck) == 22
-    assert len(dropped) == len(tracker) + len(rope) + len(points) + len(tracker_neck)
+    assert len(dropped) == len(video_memory) + len(rope) + len(points)
 
 
 def test_full_size_names_and_shapes_round_trip(
@@ -63,10 +86,12 @@ def test_full_size_names_and_shapes_round_trip(
     assert shapes_of(back) == kept
 
 
-def test_ours_to_meta_and_back_gives_identical_tensors(tiny_state_dict: dict[str, Tensor]) -> None:
-    back = meta_to_ours(ours_to_meta(tiny_state_dict))
-    assert back.keys() == tiny_state_dict.keys()
-    for key, tensor in tiny_state_dict.items():
+def test_ours_to_meta_and_back_gives_identical_tensors(
+    tiny_state_dict_with_tracker: dict[str, Tensor],
+) -> None:
+    back = meta_to_ours(ours_to_meta(tiny_state_dict_with_tracker))
+    assert back.keys() == tiny_state_dict_with_tracker.keys()
+    for key, tensor in tiny_state_dict_with_tracker.items():
         assert torch.equal(back[key], tensor), key
 
 
@@ -123,32 +148,81 @@ def test_clip_text_projection_computes_the_same_as_a_linear() -> None:
     torch.testing.assert_close(F.linear(x, weight), x @ projection)
 
 
-def test_neck_convolutions_land_at_their_sequential_index() -> None:
-    neck = "detector.backbone.vision_backbone.convs"
+@pytest.mark.parametrize(
+    ("neck", "fpn"),
+    [
+        ("convs", "vision_encoder.neck.fpn_layers"),
+        ("sam2_convs", "tracker_neck.fpn_layers"),  # the interactive head's own neck
+    ],
+)
+def test_neck_convolutions_land_at_their_sequential_index(neck: str, fpn: str) -> None:
+    neck = f"detector.backbone.vision_backbone.{neck}"
     meta = {
         f"{neck}.0.dconv_2x2_0.weight": torch.randn(8, 4, 2, 2),
         f"{neck}.0.dconv_2x2_1.weight": torch.randn(4, 2, 2, 2),
         f"{neck}.1.dconv_2x2.weight": torch.randn(8, 4, 2, 2),
     }
     ours = meta_to_ours(meta)
-    fpn = "vision_encoder.neck.fpn_layers"
     assert ours[f"{fpn}.0.scale_layers.0.weight"] is meta[f"{neck}.0.dconv_2x2_0.weight"]
     assert ours[f"{fpn}.0.scale_layers.2.weight"] is meta[f"{neck}.0.dconv_2x2_1.weight"]
     assert ours[f"{fpn}.1.scale_layers.0.weight"] is meta[f"{neck}.1.dconv_2x2.weight"]
     assert ours_to_meta(ours).keys() == meta.keys()
 
 
+PROMPT_ENCODER = "tracker.sam_prompt_encoder"
+MASK_DECODER = "tracker.sam_mask_decoder"
+
+
+def test_point_embeddings_stack_in_label_order() -> None:
+    tables = {
+        f"{PROMPT_ENCODER}.point_embeddings.{n}.weight": torch.full((1, 3), n) for n in range(4)
+    }
+    shuffled = dict(reversed(tables.items()))
+    ours = meta_to_ours({**shuffled, f"{TRUNK}.ln_pre.weight": torch.ones(3)})
+    stacked = ours["tracker_model.prompt_encoder.point_embed.weight"]
+    assert torch.equal(stacked, torch.arange(4.0).unsqueeze(1).expand(4, 3))
+    back = ours_to_meta(ours)
+    assert all(torch.equal(back[key], table) for key, table in tables.items())
+
+
+def test_point_embeddings_with_a_gap_are_rejected() -> None:
+    tables = {f"{PROMPT_ENCODER}.point_embeddings.{n}.weight": torch.zeros(1, 3) for n in (0, 2)}
+    with pytest.raises(CheckpointKeyError, match=r"numbered 0 to 1; got \[0, 2\]"):
+        meta_to_ours({**tables, f"{TRUNK}.ln_pre.weight": torch.ones(3)})
+
+
+def test_tracker_mlp_layers_become_proj_in_layers_proj_out() -> None:
+    meta = {
+        f"{MASK_DECODER}.iou_prediction_head.layers.{k}.weight": torch.full((2, 2), k)
+        for k in range(3)
+    }
+    ours = meta_to_ours({**meta, f"{TRUNK}.ln_pre.weight": torch.ones(3)})
+    head = "tracker_model.mask_decoder.iou_prediction_head"
+    assert ours[f"{head}.proj_in.weight"][0, 0] == 0
+    assert ours[f"{head}.layers.0.weight"][0, 0] == 1
+    assert ours[f"{head}.proj_out.weight"][0, 0] == 2
+
+
 def test_allow_listed_keys_are_dropped_and_nothing_else(
-    tiny_state_dict: dict[str, Tensor],
+    tiny_state_dict_with_tracker: dict[str, Tensor],
 ) -> None:
-    meta = ours_to_meta(tiny_state_dict)
+    meta = ours_to_meta(tiny_state_dict_with_tracker)
     extras = {
-        "tracker.anything.weight": torch.zeros(1),
+        "tracker.maskmem_backbone.anything.weight": torch.zeros(1),
+        "tracker.no_obj_ptr": torch.zeros(1),
         f"{TRUNK}.blocks.0.attn.freqs_cis": torch.zeros(4, 2, dtype=torch.complex64),
         "detector.geometry_encoder.points_pool_project.bias": torch.zeros(1),
-        "detector.backbone.vision_backbone.sam2_convs.1.conv_3x3.bias": torch.zeros(1),
     }
-    assert meta_to_ours({**meta, **extras}).keys() == tiny_state_dict.keys()
+    assert meta_to_ours({**meta, **extras}).keys() == tiny_state_dict_with_tracker.keys()
+
+
+def test_an_unknown_tracker_key_is_an_error(tiny_state_dict: dict[str, Tensor]) -> None:
+    meta = {
+        **ours_to_meta(tiny_state_dict),
+        "tracker.sam_mask_decoder.new_head.weight": torch.ones(1),
+    }
+    with pytest.raises(CheckpointKeyError, match=r"tracker\.sam_mask_decoder\.new_head"):
+        meta_to_ours(meta)
 
 
 def test_unknown_keys_are_an_error_that_lists_them(tiny_state_dict: dict[str, Tensor]) -> None:
@@ -161,9 +235,10 @@ def test_unknown_keys_are_an_error_that_lists_them(tiny_state_dict: dict[str, Te
     assert "optimizer.state" in str(caught.value)
 
 
-def test_a_dict_without_detector_tensors_is_not_sam3() -> None:
+@pytest.mark.parametrize("tracker_key", ["tracker.only.weight", "tracker.no_mem_embed"])
+def test_a_dict_without_detector_tensors_is_not_sam3(tracker_key: str) -> None:
     with pytest.raises(NotASam3CheckpointError):
-        meta_to_ours({"tracker.only.weight": torch.zeros(1), "detector.unrelated": torch.zeros(1)})
+        meta_to_ours({tracker_key: torch.zeros(1, 1, 4), "detector.unrelated": torch.zeros(1)})
 
 
 def test_an_incomplete_qkv_triple_cannot_be_fused() -> None:

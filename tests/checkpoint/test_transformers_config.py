@@ -3,28 +3,52 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 import transformers
-from checkpoint_factory import shapes_of
+from checkpoint_factory import TINY_DETECTOR_CONFIG, shapes_of
 
+from helpers.transformers_reference import tiny_transformers_config
 from sam3lib.checkpoint import config_to_transformers_dict, read_transformers_config
+from sam3lib.checkpoint._keys import is_ignored
+from sam3lib.checkpoint.layouts import HF_SHARED_IMAGE_PE, HF_VIDEO_IGNORED
 from sam3lib.errors import ConfigError
-from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.model import Sam3Config, Sam3Model, TrackerConfig
 
-PRESETS = {"tiny": Sam3Config.tiny(), "sam3": Sam3Config.sam3()}
+PRESETS = {
+    "tiny": Sam3Config.tiny(),
+    "sam3": Sam3Config.sam3(),
+    "tiny_detector": TINY_DETECTOR_CONFIG,
+    "sam3_detector": replace(Sam3Config.sam3(), tracker=None),
+}
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", ["tiny", "sam3"])
 def test_written_config_reads_back_equal(preset: str) -> None:
     config = PRESETS[preset]
     assert Sam3Config.from_transformers_dict(config_to_transformers_dict(config)) == config
 
 
-@pytest.mark.parametrize("preset", PRESETS)
-def test_transformers_builds_the_same_model_from_the_written_config(preset: str) -> None:
+@pytest.mark.parametrize("preset", ["tiny_detector", "sam3_detector"])
+def test_written_detector_config_reads_back_with_the_default_tracker(preset: str) -> None:
+    """transformers' ``sam3`` config has no tracker section; the loader drops the default
+    tracker again when the weights have none."""
+    config = PRESETS[preset]
+    read = Sam3Config.from_transformers_dict(config_to_transformers_dict(config))
+    assert read == replace(config, tracker=TrackerConfig())
+
+
+def test_written_model_type_says_whether_the_tracker_is_there() -> None:
+    assert config_to_transformers_dict(Sam3Config.tiny())["model_type"] == "sam3_video"
+    assert config_to_transformers_dict(TINY_DETECTOR_CONFIG)["model_type"] == "sam3"
+
+
+@pytest.mark.parametrize("preset", ["tiny_detector", "sam3_detector"])
+def test_transformers_builds_the_same_detector_from_the_written_config(preset: str) -> None:
     config = PRESETS[preset]
     written = json.loads(json.dumps(config_to_transformers_dict(config)))  # as from a file
     with torch.device("meta"):
@@ -33,21 +57,89 @@ def test_transformers_builds_the_same_model_from_the_written_config(preset: str)
     assert shapes_of(reference.state_dict()) == shapes_of(ours.state_dict())
 
 
+@pytest.mark.parametrize("preset", ["tiny", "sam3"])
+def test_transformers_builds_the_same_video_model_from_the_written_config(preset: str) -> None:
+    """Its detector is ours under ``detector_model.``; its tracker is ours plus exactly the
+    video memory and the second copy of the position matrix."""
+    config = PRESETS[preset]
+    written = json.loads(json.dumps(config_to_transformers_dict(config)))
+    with torch.device("meta"):
+        reference = shapes_of(
+            transformers.Sam3VideoModel(transformers.Sam3VideoConfig(**written)).state_dict()
+        )
+        ours = shapes_of(Sam3Model(config).state_dict())
+    tracker = {k: s for k, s in ours.items() if k.startswith(("tracker_model.", "tracker_neck."))}
+    detector = {f"detector_model.{k}": s for k, s in ours.items() if k not in tracker}
+    assert {k: reference[k] for k in detector} == detector
+    assert {k: reference.get(k) for k in tracker} == tracker
+    extra = reference.keys() - detector.keys() - tracker.keys()
+    assert {k for k in extra if not is_ignored(k, HF_VIDEO_IGNORED)} == {HF_SHARED_IMAGE_PE}
+
+
 def test_written_config_keeps_metas_vit_layer_norm_eps() -> None:
     written = config_to_transformers_dict(Sam3Config.sam3())
-    hf_config = transformers.Sam3Config(**written)
-    assert hf_config.vision_config.backbone_config.layer_norm_eps == 1e-5
-    assert hf_config.text_config.hidden_act == "gelu"
+    hf_config = transformers.Sam3VideoConfig(**written)
+    detector = hf_config.detector_config
+    assert detector.vision_config.backbone_config.layer_norm_eps == 1e-5
+    assert hf_config.tracker_config.vision_config.backbone_config.layer_norm_eps == 1e-5
+    assert detector.text_config.hidden_act == "gelu"
 
 
 def test_reads_the_config_transformers_saves(tiny_config_json: Path) -> None:
-    assert read_transformers_config(tiny_config_json) == Sam3Config.tiny()
+    """A detector-only ``sam3`` config says nothing of the tracker: the default one, which the
+    loader drops when the weights have none."""
+    expected = replace(Sam3Config.tiny(), tracker=TrackerConfig())
+    assert read_transformers_config(tiny_config_json) == expected
+
+
+def _tiny_video_config(**tracker_changes: Any) -> Any:
+    """transformers' own ``Sam3VideoConfig`` for ``Sam3Config.tiny()`` (not our writer's)."""
+    detector = tiny_transformers_config()
+    tracker = {
+        "vision_config": {**detector.vision_config.to_dict(), "fpn_hidden_size": 32},
+        "prompt_encoder_config": {"hidden_size": 32, "image_size": 168, "patch_size": 14},
+        "mask_decoder_config": {
+            "hidden_size": 32,
+            "num_attention_heads": 2,
+            "mlp_dim": 64,
+            "iou_head_hidden_dim": 32,
+        },
+    }
+    for section, changes in tracker_changes.items():
+        tracker[section] = {**tracker[section], **changes}
+    return transformers.Sam3VideoConfig(detector_config=detector.to_dict(), tracker_config=tracker)
+
+
+def test_reads_transformers_own_tiny_video_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(_tiny_video_config().to_json_string())
+    assert read_transformers_config(path) == Sam3Config.tiny()
 
 
 def test_reads_the_hubs_video_config(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
     path.write_text(transformers.Sam3VideoConfig().to_json_string())
     assert read_transformers_config(path) == Sam3Config.sam3()
+
+
+def test_tracker_fields_are_read_from_the_tracker_section(tmp_path: Path) -> None:
+    changed = _tiny_video_config(
+        mask_decoder_config={"dynamic_multimask_stability_thresh": 0.9, "iou_head_depth": 4},
+        prompt_encoder_config={"layer_norm_eps": 1e-5, "mask_input_channels": 8},
+    )
+    path = tmp_path / "config.json"
+    path.write_text(changed.to_json_string())
+    tracker = read_transformers_config(path).tracker
+    assert tracker is not None
+    assert (tracker.stability_threshold, tracker.iou_head_depth) == (0.9, 4)
+    assert (tracker.layer_norm_eps, tracker.mask_input_channels) == (1e-5, 8)
+
+
+def test_tracker_widths_that_disagree_are_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(_tiny_video_config(prompt_encoder_config={"hidden_size": 64}).to_json_string())
+    with pytest.raises(ConfigError, match="tracker widths must agree"):
+        read_transformers_config(path)
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"model_type": "bert"}'])
