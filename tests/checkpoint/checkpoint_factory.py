@@ -13,11 +13,13 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import safetensors.torch
 import torch
 from torch import Tensor
 
+from helpers.transformers_reference import tiny_transformers_config
 from sam3lib.checkpoint import config_to_transformers_dict, ours_to_meta
 from sam3lib.model import Sam3Config, Sam3Model
 
@@ -132,6 +134,34 @@ def write_hub_checkpoint(
     config_json = json.dumps(config_to_transformers_dict(config), indent=2)
     (directory / "config.json").write_text(config_json, encoding="utf-8")
     return directory
+
+
+def tiny_transformers_video_config(**tracker_changes: Mapping[str, Any]) -> Any:
+    """transformers' own ``Sam3VideoConfig`` of ``Sam3Config.tiny()`` (not our writer's), its
+    video memory shrunk (our model has none) so that building it is quick.
+
+    ``tracker_changes``: ``{section: {field: value}}`` merged into ``tracker_config``'s
+    ``prompt_encoder_config``, ``mask_decoder_config`` or ``vision_config``.
+    """
+    from transformers import Sam3VideoConfig
+
+    detector = tiny_transformers_config()
+    tracker: dict[str, Any] = {
+        "vision_config": {**detector.vision_config.to_dict(), "fpn_hidden_size": 32},
+        "prompt_encoder_config": {"hidden_size": 32, "image_size": 168, "patch_size": 14},
+        "mask_decoder_config": {
+            "hidden_size": 32,
+            "num_attention_heads": 2,
+            "mlp_dim": 64,
+            "iou_head_hidden_dim": 32,
+        },
+        "memory_attention_num_layers": 1,
+        "memory_attention_feed_forward_hidden_size": 64,
+        "memory_fuser_intermediate_dim": 64,
+    }
+    for section, changes in tracker_changes.items():
+        tracker[section] = {**tracker[section], **changes}
+    return Sam3VideoConfig(detector_config=detector.to_dict(), tracker_config=tracker)
 
 
 def save_safetensors(path: Path, state_dict: Mapping[str, Tensor]) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import torch
+import transformers
 from checkpoint_factory import (
     SHARED_IMAGE_PE,
     TINY_DETECTOR_CONFIG,
@@ -21,6 +22,7 @@ from checkpoint_factory import (
     populate_hub_cache,
     save_pt,
     save_safetensors,
+    tiny_transformers_video_config,
     truncate,
     write_hub_checkpoint,
 )
@@ -111,6 +113,27 @@ def test_loads_metas_layout_from_a_pt_file(
     model = Sam3Model.from_pretrained(meta_dir_with_tracker)
     assert model.config == Sam3Config.tiny()
     _assert_loaded(model, tiny_state_dict_with_tracker)
+
+
+def test_loads_what_transformers_video_model_saves(tmp_path: Path) -> None:
+    """``Sam3VideoModel.save_pretrained``: its config.json, its ``tracker_model.tracker_model.``
+    keys, the video memory and both position matrices (made equal, as in the published file)."""
+    torch.manual_seed(0)
+    reference = transformers.Sam3VideoModel(tiny_transformers_video_config()).eval()
+    tracker = reference.tracker_model
+    with torch.no_grad():
+        tracker.shared_image_embedding.positional_embedding.copy_(
+            tracker.prompt_encoder.shared_embedding.positional_embedding
+        )
+    reference.save_pretrained(tmp_path)
+    model = Sam3Model.from_pretrained(tmp_path)
+    assert model.config == Sam3Config.tiny()
+    theirs = reference.state_dict()
+    for key, tensor in model.state_dict().items():
+        name = (
+            key if key.startswith(("tracker_model.", "tracker_neck.")) else f"detector_model.{key}"
+        )
+        assert torch.equal(tensor, theirs[name]), key
 
 
 def test_hub_and_meta_layouts_of_the_same_weights_load_identically(

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 import transformers
-from checkpoint_factory import TINY_DETECTOR_CONFIG, shapes_of
+from checkpoint_factory import TINY_DETECTOR_CONFIG, shapes_of, tiny_transformers_video_config
 
-from helpers.transformers_reference import tiny_transformers_config
 from sam3lib.checkpoint import config_to_transformers_dict, read_transformers_config
 from sam3lib.checkpoint._keys import is_ignored
 from sam3lib.checkpoint.layouts import HF_SHARED_IMAGE_PE, HF_VIDEO_IGNORED
@@ -92,27 +90,9 @@ def test_reads_the_config_transformers_saves(tiny_config_json: Path) -> None:
     assert read_transformers_config(tiny_config_json) == expected
 
 
-def _tiny_video_config(**tracker_changes: Any) -> Any:
-    """transformers' own ``Sam3VideoConfig`` for ``Sam3Config.tiny()`` (not our writer's)."""
-    detector = tiny_transformers_config()
-    tracker = {
-        "vision_config": {**detector.vision_config.to_dict(), "fpn_hidden_size": 32},
-        "prompt_encoder_config": {"hidden_size": 32, "image_size": 168, "patch_size": 14},
-        "mask_decoder_config": {
-            "hidden_size": 32,
-            "num_attention_heads": 2,
-            "mlp_dim": 64,
-            "iou_head_hidden_dim": 32,
-        },
-    }
-    for section, changes in tracker_changes.items():
-        tracker[section] = {**tracker[section], **changes}
-    return transformers.Sam3VideoConfig(detector_config=detector.to_dict(), tracker_config=tracker)
-
-
-def test_reads_transformers_own_tiny_video_config(tmp_path: Path) -> None:
+def test_reads_transformers_owntiny_transformers_video_config(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
-    path.write_text(_tiny_video_config().to_json_string())
+    path.write_text(tiny_transformers_video_config().to_json_string())
     assert read_transformers_config(path) == Sam3Config.tiny()
 
 
@@ -123,7 +103,7 @@ def test_reads_the_hubs_video_config(tmp_path: Path) -> None:
 
 
 def test_tracker_fields_are_read_from_the_tracker_section(tmp_path: Path) -> None:
-    changed = _tiny_video_config(
+    changed = tiny_transformers_video_config(
         mask_decoder_config={"dynamic_multimask_stability_thresh": 0.9, "iou_head_depth": 4},
         prompt_encoder_config={"layer_norm_eps": 1e-5, "mask_input_channels": 8},
     )
@@ -137,7 +117,9 @@ def test_tracker_fields_are_read_from_the_tracker_section(tmp_path: Path) -> Non
 
 def test_tracker_widths_that_disagree_are_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "config.json"
-    path.write_text(_tiny_video_config(prompt_encoder_config={"hidden_size": 64}).to_json_string())
+    path.write_text(
+        tiny_transformers_video_config(prompt_encoder_config={"hidden_size": 64}).to_json_string()
+    )
     with pytest.raises(ConfigError, match="tracker widths must agree"):
         read_transformers_config(path)
 
