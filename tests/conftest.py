@@ -10,11 +10,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from checkpoint.checkpoint_factory import write_hub_checkpoint
 from helpers.transformers_reference import (
     build_tiny_reference,
     install_reference_roi_align,
     save_reference,
 )
+from helpers.transformers_tracker_reference import build_tiny_tracker_reference, our_state_dict
+from sam3lib import Segmenter
+from sam3lib.model import Sam3Config
 from sam3lib.tokenizer import write_clip_vocab_files
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -52,6 +56,34 @@ def tiny_checkpoint_dir(
     shutil.copytree(tiny_hf_checkpoint, directory, dirs_exist_ok=True)
     write_clip_vocab_files(shared_reference / "clip_bpe_simple_vocab_16e6.txt.gz", directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tracker_reference(transformers_reference: Any) -> Any:
+    """transformers' tiny ``Sam3TrackerModel`` sharing the detector reference's ViT trunk."""
+    return build_tiny_tracker_reference(transformers_reference)
+
+
+@pytest.fixture(scope="session")
+def tiny_interactive_checkpoint_dir(
+    transformers_reference: Any,
+    tracker_reference: Any,
+    shared_reference: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Path:
+    """A tiny checkpoint with both heads, laid out as the hub's facebook/sam3 (config.json
+    ``sam3_video``, ``model.safetensors`` with the tracker), plus the CLIP tokenizer files."""
+    directory = tmp_path_factory.mktemp("tiny_interactive_checkpoint")
+    weights = our_state_dict(transformers_reference, tracker_reference)
+    write_hub_checkpoint(directory, weights, Sam3Config.tiny())
+    write_clip_vocab_files(shared_reference / "clip_bpe_simple_vocab_16e6.txt.gz", directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def interactive_segmenter(tiny_interactive_checkpoint_dir: Path) -> Segmenter:
+    """An fp32 Segmenter on :func:`tiny_interactive_checkpoint_dir`: text, clicks, boxes."""
+    return Segmenter.from_pretrained(tiny_interactive_checkpoint_dir)
 
 
 @pytest.fixture(scope="session")

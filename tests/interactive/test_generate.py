@@ -23,10 +23,10 @@ def _box_iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
 
 
 def test_without_filters_every_click_gives_its_three_candidates(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
     # 3 x 3 clicks in batches of 4: the last batch is partial.
-    generated = in_process_segmenter.generate(
+    generated = interactive_segmenter.generate(
         photo, points_per_side=3, points_per_batch=4, **NO_FILTERS
     )
     height, width = photo.shape[:2]
@@ -38,7 +38,7 @@ def test_without_filters_every_click_gives_its_three_candidates(
     # Each mask is what predict answers to its click (multimask, no hole filling). A batch of
     # 4 clicks runs other kernels than one click alone: pixels at a logit of ~0 may flip.
     for point in generated.points[::7]:
-        answer = in_process_segmenter.predict(photo, points=[point], max_hole_area=0)
+        answer = interactive_segmenter.predict(photo, points=[point], max_hole_area=0)
         from_point = generated.masks[(generated.points == point).all(axis=1)]
         assert len(from_point) == 3
         for mask in from_point:
@@ -47,11 +47,11 @@ def test_without_filters_every_click_gives_its_three_candidates(
 
 
 def test_filters_drop_what_they_should(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    everything = in_process_segmenter.generate(photo, points_per_side=4, **NO_FILTERS)
+    everything = interactive_segmenter.generate(photo, points_per_side=4, **NO_FILTERS)
     threshold = float(np.median(everything.scores))
-    filtered = in_process_segmenter.generate(
+    filtered = interactive_segmenter.generate(
         photo,
         points_per_side=4,
         pred_iou_thresh=threshold,
@@ -60,7 +60,7 @@ def test_filters_drop_what_they_should(
     )
     assert len(filtered) == int((everything.scores > threshold).sum())
     assert (filtered.scores > threshold).all()
-    stable = in_process_segmenter.generate(
+    stable = interactive_segmenter.generate(
         photo,
         points_per_side=4,
         pred_iou_thresh=0.0,
@@ -72,16 +72,16 @@ def test_filters_drop_what_they_should(
 
 
 def test_box_nms_leaves_no_two_boxes_overlapping_beyond_the_threshold(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    kept = in_process_segmenter.generate(
+    kept = interactive_segmenter.generate(
         photo,
         points_per_side=4,
         pred_iou_thresh=0.0,
         stability_score_thresh=0.0,
         box_nms_thresh=0.5,
     )
-    everything = in_process_segmenter.generate(photo, points_per_side=4, **NO_FILTERS)
+    everything = interactive_segmenter.generate(photo, points_per_side=4, **NO_FILTERS)
     assert 0 < len(kept) < len(everything)
     for i in range(len(kept)):
         for j in range(i + 1, len(kept)):
@@ -89,10 +89,10 @@ def test_box_nms_leaves_no_two_boxes_overlapping_beyond_the_threshold(
 
 
 def test_crop_layers_find_masks_inside_their_crops(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    generated = in_process_segmenter.generate(
-        photo, points_per_side=4, crop_n_layers=1, crop_nms_thresh=1.0, **NO_FILTERS
+    generated = interactive_segmenter.generate(
+        photo, points_per_side=2, crop_n_layers=1, crop_nms_thresh=1.0, **NO_FILTERS
     )
     height, width = photo.shape[:2]
     crops, _ = crop_boxes((height, width), 1, 512 / 1500)
@@ -105,23 +105,25 @@ def test_crop_layers_find_masks_inside_their_crops(
 
 
 def test_small_regions_are_cleaned(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    plain = in_process_segmenter.generate(photo, points_per_side=2, **NO_FILTERS)
-    cleaned = in_process_segmenter.generate(
+    plain = interactive_segmenter.generate(photo, points_per_side=2, **NO_FILTERS)
+    cleaned = interactive_segmenter.generate(
         photo, points_per_side=2, min_mask_region_area=400, **NO_FILTERS
     )
     assert len(cleaned) <= len(plain)
     assert len(cleaned) > 0
 
 
-def test_options_are_checked(in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]) -> None:
+def test_options_are_checked(
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+) -> None:
     with pytest.raises(InputError, match="pred_iou_thresh"):
-        in_process_segmenter.generate(photo, pred_iou_thresh=1.5)
+        interactive_segmenter.generate(photo, pred_iou_thresh=1.5)
     with pytest.raises(InputError, match="points_per_sid"):
-        in_process_segmenter.generate(photo, points_per_sid=4)
+        interactive_segmenter.generate(photo, points_per_sid=4)
     with pytest.raises(InputError, match="not both"):
-        in_process_segmenter.generate(photo, MaskGenerationOptions(), points_per_side=4)
-    embedding = in_process_segmenter.encode_image(photo)
+        interactive_segmenter.generate(photo, MaskGenerationOptions(), points_per_side=4)
+    embedding = interactive_segmenter.encode_image(photo)
     with pytest.raises(InputError, match="ImageEmbedding"):
-        in_process_segmenter.generate(embedding)  # type: ignore[arg-type]
+        interactive_segmenter.generate(embedding)  # type: ignore[arg-type]

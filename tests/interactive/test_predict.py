@@ -52,13 +52,13 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_predict_equals_the_reference_on_the_same_pixels(
     case: str,
-    in_process_segmenter: Segmenter,
+    interactive_segmenter: Segmenter,
     tracker_reference: Any,
     photo: npt.NDArray[np.uint8],
     pixels: torch.Tensor,
 ) -> None:
     prompt, multimask = CASES[case]
-    result = in_process_segmenter.predict(photo, multimask=multimask, max_hole_area=0, **prompt)
+    result = interactive_segmenter.predict(photo, multimask=multimask, max_hole_area=0, **prompt)
 
     reference_prompt: dict[str, torch.Tensor] = {}
     if "points" in prompt:
@@ -82,14 +82,14 @@ def test_predict_equals_the_reference_on_the_same_pixels(
 
 
 def test_refining_with_the_previous_logits_equals_the_reference(
-    in_process_segmenter: Segmenter,
+    interactive_segmenter: Segmenter,
     tracker_reference: Any,
     photo: npt.NDArray[np.uint8],
     pixels: torch.Tensor,
 ) -> None:
-    first = in_process_segmenter.predict(photo, points=[[120.0, 70.0]])
+    first = interactive_segmenter.predict(photo, points=[[120.0, 70.0]])
     clicks = [[120.0, 70.0], [60.0, 150.0]]
-    refined = in_process_segmenter.predict(
+    refined = interactive_segmenter.predict(
         photo,
         points=clicks,
         point_labels=[1, 0],
@@ -106,50 +106,50 @@ def test_refining_with_the_previous_logits_equals_the_reference(
         input_masks=torch.from_numpy(first.logits[first.best])[None, None],
     )
     np.testing.assert_allclose(refined.logits[0], expected.pred_masks[0, 0, 0].numpy(), atol=ATOL)
-    without_mask = in_process_segmenter.predict(
+    without_mask = interactive_segmenter.predict(
         photo, points=clicks, point_labels=[1, 0], multimask=False, max_hole_area=0
     )
     assert np.abs(without_mask.logits - refined.logits).max() > 1e-2  # the mask was used
 
 
 def test_a_batch_of_boxes_equals_each_box_alone(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
     boxes = [[40.0, 30.0, 150.0, 120.0], [0.0, 0.0, 250.0, 190.0], [100.0, 100.0, 130.0, 180.0]]
-    embedding = in_process_segmenter.encode_image(photo)
-    together = in_process_segmenter.predict(embedding, boxes=boxes, multimask=False)
+    embedding = interactive_segmenter.encode_image(photo)
+    together = interactive_segmenter.predict(embedding, boxes=boxes, multimask=False)
     assert len(together) == 3
     for index, box in enumerate(boxes):
-        alone = in_process_segmenter.predict(embedding, box=box, multimask=False)
+        alone = interactive_segmenter.predict(embedding, box=box, multimask=False)
         np.testing.assert_allclose(together.logits[index], alone.logits[0], atol=ATOL)
         assert np.array_equal(together.masks[index], alone.masks[0])
     # multimask with several objects: each object's best candidate.
-    best = in_process_segmenter.predict(embedding, boxes=boxes, multimask=True)
+    best = interactive_segmenter.predict(embedding, boxes=boxes, multimask=True)
     for index, box in enumerate(boxes):
-        alone = in_process_segmenter.predict(embedding, box=box, multimask=True)
+        alone = interactive_segmenter.predict(embedding, box=box, multimask=True)
         np.testing.assert_allclose(best.scores[index], alone.scores.max(), atol=ATOL)
 
 
 def test_the_heads_features_are_computed_once_per_image(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    embedding = in_process_segmenter.encode_image(photo)
-    first = in_process_segmenter.predict(embedding, points=[[10.0, 10.0]])
-    second = in_process_segmenter.predict(embedding, points=[[200.0, 100.0]])
+    embedding = interactive_segmenter.encode_image(photo)
+    first = interactive_segmenter.predict(embedding, points=[[10.0, 10.0]])
+    second = interactive_segmenter.predict(embedding, points=[[200.0, 100.0]])
     assert "encode_interactive" in first.timings
     assert "encode_interactive" not in second.timings
     assert embedding.interactive_features() is embedding.interactive_features()
 
 
 def test_threads_clicking_one_embedding_agree(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    embedding = in_process_segmenter.encode_image(photo)
+    embedding = interactive_segmenter.encode_image(photo)
     clicks = [[[float(10 + 20 * i), float(5 + 15 * i)]] for i in range(8)]
     results: dict[int, npt.NDArray[np.float32]] = {}
 
     def click(index: int) -> None:
-        results[index] = in_process_segmenter.predict(embedding, points=clicks[index]).logits
+        results[index] = interactive_segmenter.predict(embedding, points=clicks[index]).logits
 
     threads = [threading.Thread(target=click, args=(i,)) for i in range(8)]
     for thread in threads:
@@ -157,7 +157,7 @@ def test_threads_clicking_one_embedding_agree(
     for thread in threads:
         thread.join()
     for index in range(8):
-        serial = in_process_segmenter.predict(embedding, points=clicks[index]).logits
+        serial = interactive_segmenter.predict(embedding, points=clicks[index]).logits
         np.testing.assert_allclose(results[index], serial, atol=ATOL)
 
 
@@ -173,9 +173,9 @@ def test_a_detector_only_checkpoint_refuses_clicks_but_segments_text(
 
 
 def test_result_exports_carry_the_interactive_fields(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    result = in_process_segmenter.predict(photo, box=[40, 30, 150, 120], multimask=False)
+    result = interactive_segmenter.predict(photo, box=[40, 30, 150, 120], multimask=False)
     data = result.to_dict()
     assert data["best"] == 0 and data["label"] == "object"
     assert data["instances"][0]["object_score"] == pytest.approx(float(result.object_scores[0]))
@@ -223,10 +223,10 @@ def test_small_background_regions_are_filled_as_metas_predictor_does(max_area: i
 
 
 def test_holes_are_filled_before_resizing(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
-    plain = in_process_segmenter.predict(photo, points=[[120, 70]], max_hole_area=0)
-    filled = in_process_segmenter.predict(photo, points=[[120, 70]], max_hole_area=10_000)
+    plain = interactive_segmenter.predict(photo, points=[[120, 70]], max_hole_area=0)
+    filled = interactive_segmenter.predict(photo, points=[[120, 70]], max_hole_area=10_000)
     np.testing.assert_array_equal(plain.logits, filled.logits)  # returned logits: unfilled
     assert filled.masks.sum() >= plain.masks.sum()
     assert (filled.masks | ~plain.masks).all()  # filling only adds pixels

@@ -111,11 +111,11 @@ def test_bad_prompts_name_their_argument(case: str) -> None:
 
 
 def test_predict_checks_its_own_arguments(
-    in_process_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
+    interactive_segmenter: Segmenter, photo: npt.NDArray[np.uint8]
 ) -> None:
     with pytest.raises(InputError, match=r"^multimask"):
-        in_process_segmenter.predict(photo, points=[[1, 1]], multimask="yes")  # type: ignore[arg-type]
+        interactive_segmenter.predict(photo, points=[[1, 1]], multimask="yes")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"^max_hole_area"):
-        in_process_segmenter.predict(photo, points=[[1, 1]], max_hole_area=-1)
+        interactive_segmenter.predict(photo, points=[[1, 1]], max_hole_area=-1)
     with pytest.raises(InputError, match="outside"):
-        in_process_segmenter.predict(photo, points=[[photo.shape[1] + 1, 1]])
+        interactive_segmenter.predict(photo, points=[[photo.shape[1] + 1, 1]])
