@@ -1,4 +1,5 @@
-"""``sam3lib app`` in a real browser: headless Chromium uploads, prompts, clicks, reads.
+"""``sam3lib app`` in a real browser: headless Chromium uploads, prompts, clicks, reads; and
+the click tab: clicking the picture makes the object's mask appear on it.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it); where it is missing or cannot start,
 the test is skipped with the reason.
@@ -6,16 +7,19 @@ the test is skipped with the reason.
 
 from __future__ import annotations
 
+import io
 import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import THRESHOLD
 from helpers.serving import free_port, serving
+from sam3lib import Segmenter
 from sam3lib.app.samples import sample_image
 
 ANSWER_TIMEOUT_MS = 120_000
@@ -40,6 +44,29 @@ def app_url(tiny_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     log = tmp_path_factory.mktemp("app") / "app.log"
     with serving([*command, "--port", str(port)], url, log):
         yield url
+
+
+@pytest.fixture(scope="module")
+def click_app_url(interactive_segmenter: Segmenter) -> Iterator[str]:
+    """The demo on a model with the interactive head, served from this process (no checkpoint
+    directory with its weights to start ``sam3lib app`` on yet)."""
+    from sam3lib.app.storage import DOWNLOADS, private_gradio_folder
+    from sam3lib.app.ui import build_app
+
+    with private_gradio_folder() as folder:
+        demo = build_app(interactive_segmenter, downloads_dir=folder / DOWNLOADS)
+        port = free_port()
+        demo.queue().launch(
+            server_name="127.0.0.1",
+            server_port=port,
+            prevent_thread_lock=True,
+            ssr_mode=False,
+            quiet=True,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
 
 
 @pytest.fixture()
@@ -104,3 +131,52 @@ def test_upload_prompt_segment_and_inspect(app_url: str, page: object, tmp_path:
     page.screenshot(path=str(shot), full_page=True)
     with Image.open(shot) as image:
         assert image.size[0] >= 1000
+
+
+# Gradio's queue, running in this process here, trips pandas deprecation warnings.
+@pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
+def test_clicking_the_picture_shows_the_mask(
+    click_app_url: str, page: object, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    picture = tmp_path / "shapes.png"
+    Image.fromarray(sample_image("shapes")).save(picture)
+
+    page.goto(click_app_url, wait_until="load")
+    page.get_by_role("tab", name="Click an object").click()
+    page.locator("#click-image input[type=file]").set_input_files(str(picture))
+    details = page.locator("#click-details")
+    expect(details).to_contain_text("Now click", timeout=ANSWER_TIMEOUT_MS)  # encoded
+    shown = page.locator("#click-image img")
+    before = _pixels(shown.screenshot())
+
+    size = shown.bounding_box()
+    assert size is not None
+    # The red disc of the "shapes" sample, at (95, 105) of its 480 x 320 pixels.
+    shown.click(position={"x": size["width"] * 95 / 480, "y": size["height"] * 105 / 320})
+    expect(details).to_contain_text("predicted IoU", timeout=ANSWER_TIMEOUT_MS)
+    expect(details).to_contain_text("1 on the object")
+    area = int(details.inner_text().split("area ")[1].split(" px")[0])
+    assert area > 0
+    after = _pixels(shown.screenshot())
+    changed = np.any(before != after, axis=-1).mean()
+    assert changed > 0.02, f"only {changed:.2%} of the picture changed: no mask drawn"
+    expect(page.locator("#click-timings")).to_contain_text("decode clicks")
+    expect(page.locator("#click-downloads")).to_contain_text("masks_coco_rle")
+
+    page.get_by_label("background (−)").check()
+    shown.click(position={"x": 10, "y": 10})
+    expect(details).to_contain_text("1 on the background", timeout=ANSWER_TIMEOUT_MS)
+    page.get_by_label("box: two corners").check()
+    shown.click(position={"x": 30, "y": 30})
+    shown.click(position={"x": size["width"] / 2, "y": size["height"] / 2})
+    expect(details).to_contain_text("and a box", timeout=ANSWER_TIMEOUT_MS)
+    page.locator("#click-clear").click()
+    expect(details).to_have_text("", timeout=ANSWER_TIMEOUT_MS)
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"))

@@ -19,7 +19,8 @@ from sam3lib.segment_command import DEFAULT_MODEL
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sam3lib app",
-        description="A web page to try SAM 3: drop an image, type a prompt, see the masks.",
+        description="A web page to try SAM 3: drop an image, type a prompt (or click an "
+        "object), see the masks.",
     )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="hub repo id, directory or file")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")

@@ -17,8 +17,10 @@ from sam3lib.visualize import instance_colors
 STAGES = {
     "preprocess": "preprocess",
     "encode_image": "encode image",
+    "encode_interactive": "encode (interactive head)",
     "encode_text": "encode text",
     "decode": "decode",
+    "decode_interactive": "decode clicks",
     "postprocess": "post-process",
 }
 

@@ -1,4 +1,5 @@
-"""The Gradio page: inputs and controls on the left, the annotated answer on the right.
+"""The Gradio page, two tabs. Concepts: inputs and controls on the left, the annotated answer
+on the right. Click an object: :mod:`sam3lib.app.click_tab`.
 
 Built by :func:`build_app` around models it is given; the callbacks only move values between
 components and :func:`~sam3lib.app.display.segment_for_display`.
@@ -12,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sam3lib.app.click_tab import add_click_tab
 from sam3lib.app.display import segment_for_display
 from sam3lib.app.inputs import box_from_corners
 from sam3lib.app.models import AUTO, ModelPool
@@ -23,7 +25,7 @@ from sam3lib.segmenter import Segmenter
 if TYPE_CHECKING:
     import gradio as gr
 
-TITLE = "sam3lib · SAM 3 text-prompted segmentation"
+TITLE = "sam3lib · SAM 3 segmentation"
 _INTRO = (
     "Drop an image (or pick a sample), type what to find — several things separated by "
     "commas — and press **Segment**. Optionally give exemplar boxes: type `x0,y0,x1,y1` or "
@@ -108,8 +110,7 @@ def build_app(
         box = box_from_corners(corner, (x, y))
         return (f"{boxes_text.strip()}; {box}" if boxes_text.strip() else box), None
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        gr.Markdown(f"# {TITLE}\n{_INTRO}")
+    def concept_tab() -> None:
         results_state = gr.State([])
         instances_state = gr.State([])
         corner_state = gr.State(None)
@@ -179,4 +180,13 @@ def build_app(
         )
         instance.change(show_instance, [instance, instances_state], details)
         overlay.select(pick_on_overlay, [results_state, instances_state], instance)
+
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(f"# {TITLE}")
+        with gr.Tabs():
+            with gr.Tab("Concepts: text and exemplars", elem_id="concept-tab"):
+                gr.Markdown(_INTRO)
+                concept_tab()
+            with gr.Tab("Click an object", elem_id="click-tab"):
+                add_click_tab(pool, downloads)
     return demo
