@@ -1,13 +1,16 @@
-"""Running ``sam3lib app`` / ``sam3lib serve`` as real processes on a free loopback port."""
+"""Running ``sam3lib app`` / ``sam3lib serve`` as real processes on a free loopback port, or
+an ASGI app under uvicorn in a thread of the test process."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -46,6 +49,27 @@ def serving(command: Sequence[str], ready_url: str, log: Path) -> Iterator[None]
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=20)
+
+
+@contextmanager
+def serving_app(app: Any) -> Iterator[str]:
+    """``app`` (ASGI) served by uvicorn on a free loopback port from a thread of this process,
+    its lifespan included; yields its URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
 
 
 def _answers(url: str) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +13,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from fastapi import FastAPI
 from PIL import Image
 
 from helpers.interactive_model import build_interactive_segmenter
-from helpers.serving import STARTUP_TIMEOUT_S, free_port
 from sam3lib import SegmentationResult, Segmenter
 from sam3lib.formats import decode_rle
 from sam3lib.server.jsonlog import JsonLineFormatter
@@ -37,26 +33,6 @@ def segmenter(tiny_checkpoint_dir: Path) -> Segmenter:
 def interactive_segmenter(tiny_checkpoint_dir: Path) -> Segmenter:
     """A tiny Segmenter with the interactive head (random weights)."""
     return build_interactive_segmenter(tiny_checkpoint_dir)
-
-
-@contextmanager
-def served(app: FastAPI) -> Iterator[str]:
-    """``app`` served by uvicorn on a free loopback port, in a thread; yields its URL."""
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def picture(height: int, width: int, seed: int) -> npt.NDArray[np.uint8]:

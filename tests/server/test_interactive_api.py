@@ -15,7 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from conftest import captured_log, decode_mask, json_request, served
+from conftest import captured_log, decode_mask, json_request
+from helpers.serving import serving_app
 from sam3lib import InteractiveResult, SegmentationResult, Segmenter
 from sam3lib.server.app import create_app
 from sam3lib.server.interactive_requests import decode_mask_input, encode_logits
@@ -195,7 +196,7 @@ def test_a_predict_request_is_logged_without_its_coordinates(
 def test_over_loopback(interactive_segmenter: Segmenter, photo_png: bytes) -> None:
     """The app served by uvicorn on a loopback port: the same answers over the network."""
     app = create_app(interactive_segmenter, model_name="tiny")
-    with served(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+    with serving_app(app) as url, httpx.Client(base_url=url, timeout=120) as http:
         clicked = http.post(
             "/v1/predict",
             files={"image": ("photo.png", photo_png, "image/png")},
