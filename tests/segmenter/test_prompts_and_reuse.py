@@ -42,6 +42,14 @@ class CountingBackend:
         self.decoded.append(outputs)
         return outputs
 
+    def encode_interactive(self, backbone: torch.Tensor) -> Any:
+        self.calls["encode_interactive"] += 1
+        return self.inner.encode_interactive(backbone)
+
+    def decode_interactive(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls["decode_interactive"] += 1
+        return self.inner.decode_interactive(*args, **kwargs)
+
 
 @pytest.fixture()
 def counting(segmenter: Segmenter) -> tuple[Segmenter, CountingBackend]:
