@@ -3,7 +3,7 @@
 The steps and their defaults are those of Meta's ``SAM3InteractiveImagePredictor.predict``:
 the decoder's candidates chosen by the multimask/stability rule, background holes of at most
 256 low-resolution pixels filled (8-connected, on the 288² logits), logits resized bilinearly
-to the image and thresholded at 0, and the low-resolution logits returned clamped to ±32.
+to the image and thresholded at logit 0, and the low-resolution logits returned clamped to ±32.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from sam3lib.backends import Backend
 from sam3lib.embedding import ImageEmbedding
@@ -23,7 +24,6 @@ from sam3lib.postprocess import (
     boxes_from_masks,
     component_areas,
     connected_components,
-    upsample_masks,
 )
 
 __all__ = ["DEFAULT_MAX_HOLE_AREA", "InteractivePredictor", "fill_small_holes"]
@@ -128,7 +128,7 @@ class InteractivePredictor:
             started = time.perf_counter()
             logits, scores, objects = _rows(chosen)
             filled = fill_small_holes(logits, max_hole_area) if max_hole_area else logits
-            masks = upsample_masks(filled, embedding.original_size, mask_threshold=0.5)
+            masks = _resized_masks(filled, embedding.original_size)
             boxes = boxes_from_masks(masks)
             timings["postprocess"] = time.perf_counter() - started
         return InteractiveResult(
@@ -156,6 +156,19 @@ def _rows(chosen: Candidates) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     best = scores.argmax(dim=1)
     rows = torch.arange(logits.shape[0], device=logits.device)
     return logits[rows, best], scores[rows, best], objects[rows, best]
+
+
+def _resized_masks(mask_logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(K, m, m) logits -> (K, H, W) bool: bilinear (no corner alignment), then logit > 0.
+
+    Thresholded on the logit, as Meta's predictor does (σ(x) > 0.5 would drop logits below
+    ~1e-7, which round to σ = 0.5 in float32); one mask at a time bounds the float memory.
+    """
+    masks = torch.empty((mask_logits.shape[0], *size), dtype=torch.bool, device=mask_logits.device)
+    for row, logits in enumerate(mask_logits):
+        resized = F.interpolate(logits[None, None], size=size, mode="bilinear", align_corners=False)
+        torch.gt(resized[0, 0], 0.0, out=masks[row])
+    return masks
 
 
 def fill_small_holes(mask_logits: torch.Tensor, max_area: int) -> torch.Tensor:
