@@ -8,7 +8,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from helpers.interactive_model import build_interactive_segmenter
 from sam3lib import Segmenter
 from sam3lib.app.samples import sample_image
 
@@ -19,12 +18,6 @@ THRESHOLD = 0.1
 @pytest.fixture(scope="session")
 def segmenter(tiny_checkpoint_dir: Path) -> Segmenter:
     return Segmenter.from_pretrained(tiny_checkpoint_dir)
-
-
-@pytest.fixture(scope="session")
-def interactive_segmenter(tiny_checkpoint_dir: Path) -> Segmenter:
-    """A tiny Segmenter with the interactive head (random weights)."""
-    return build_interactive_segmenter(tiny_checkpoint_dir)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,6 @@ from PIL import Image
 
 from conftest import THRESHOLD
 from helpers.serving import free_port, serving
-from sam3lib import Segmenter
 from sam3lib.app.samples import sample_image
 
 ANSWER_TIMEOUT_MS = 120_000
@@ -37,36 +36,18 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def app_url(tiny_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_url(
+    tiny_interactive_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``sam3lib app`` on the tiny checkpoint with both heads (its detector is the one of
+    ``tiny_checkpoint_dir``), for both tabs."""
     port = free_port()
-    command = [sys.executable, "-m", "sam3lib", "app", "--model", str(tiny_checkpoint_dir)]
+    checkpoint = str(tiny_interactive_checkpoint_dir)
+    command = [sys.executable, "-m", "sam3lib", "app", "--model", checkpoint]
     url = f"http://127.0.0.1:{port}/"
     log = tmp_path_factory.mktemp("app") / "app.log"
     with serving([*command, "--port", str(port)], url, log):
         yield url
-
-
-@pytest.fixture(scope="module")
-def click_app_url(interactive_segmenter: Segmenter) -> Iterator[str]:
-    """The demo on a model with the interactive head, served from this process (no checkpoint
-    directory with its weights to start ``sam3lib app`` on yet)."""
-    from sam3lib.app.storage import DOWNLOADS, private_gradio_folder
-    from sam3lib.app.ui import build_app
-
-    with private_gradio_folder() as folder:
-        demo = build_app(interactive_segmenter, downloads_dir=folder / DOWNLOADS)
-        port = free_port()
-        demo.queue().launch(
-            server_name="127.0.0.1",
-            server_port=port,
-            prevent_thread_lock=True,
-            ssr_mode=False,
-            quiet=True,
-        )
-        try:
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            demo.close()
 
 
 @pytest.fixture()
@@ -133,18 +114,14 @@ def test_upload_prompt_segment_and_inspect(app_url: str, page: object, tmp_path:
         assert image.size[0] >= 1000
 
 
-# Gradio's queue, running in this process here, trips pandas deprecation warnings.
-@pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
-def test_clicking_the_picture_shows_the_mask(
-    click_app_url: str, page: object, tmp_path: Path
-) -> None:
+def test_clicking_the_picture_shows_the_mask(app_url: str, page: object, tmp_path: Path) -> None:
     from playwright.sync_api import Page, expect
 
     assert isinstance(page, Page)
     picture = tmp_path / "shapes.png"
     Image.fromarray(sample_image("shapes")).save(picture)
 
-    page.goto(click_app_url, wait_until="load")
+    page.goto(app_url, wait_until="load")
     page.get_by_role("tab", name="Click an object").click()
     page.locator("#click-image input[type=file]").set_input_files(str(picture))
     details = page.locator("#click-details")
@@ -152,10 +129,16 @@ def test_clicking_the_picture_shows_the_mask(
     shown = page.locator("#click-image img")
     before = _pixels(shown.screenshot())
 
+    def click(x: float, y: float) -> None:
+        """Click the picture at (x, y) of the element, and wait for the answer drawn on it."""
+        drawn = shown.get_attribute("src")
+        shown.click(position={"x": x, "y": y})
+        expect(shown).not_to_have_attribute("src", drawn or "", timeout=ANSWER_TIMEOUT_MS)
+
     size = shown.bounding_box()
     assert size is not None
     # The red disc of the "shapes" sample, at (95, 105) of its 480 x 320 pixels.
-    shown.click(position={"x": size["width"] * 95 / 480, "y": size["height"] * 105 / 320})
+    click(size["width"] * 95 / 480, size["height"] * 105 / 320)
     expect(details).to_contain_text("predicted IoU", timeout=ANSWER_TIMEOUT_MS)
     expect(details).to_contain_text("1 on the object")
     area = int(details.inner_text().split("area ")[1].split(" px")[0])
@@ -167,11 +150,11 @@ def test_clicking_the_picture_shows_the_mask(
     expect(page.locator("#click-downloads")).to_contain_text("masks_coco_rle")
 
     page.get_by_label("background (−)").check()
-    shown.click(position={"x": 10, "y": 10})
+    click(10, 10)
     expect(details).to_contain_text("1 on the background", timeout=ANSWER_TIMEOUT_MS)
     page.get_by_label("box: two corners").check()
-    shown.click(position={"x": 30, "y": 30})
-    shown.click(position={"x": size["width"] / 2, "y": size["height"] / 2})
+    click(30, 30)  # the first corner: a cross
+    click(size["width"] / 2, size["height"] / 2)
     expect(details).to_contain_text("and a box", timeout=ANSWER_TIMEOUT_MS)
     page.locator("#click-clear").click()
     expect(details).to_have_text("", timeout=ANSWER_TIMEOUT_MS)

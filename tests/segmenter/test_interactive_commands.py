@@ -11,7 +11,6 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from helpers.interactive_model import build_interactive_segmenter
 from sam3lib import Segmenter
 from sam3lib.app.downloads import label_map
 from sam3lib.cli import main
@@ -19,24 +18,10 @@ from sam3lib.formats import decode_rle
 from sam3lib.interactive_command import best_only
 
 
-@pytest.fixture(scope="module")
-def interactive_segmenter(tiny_checkpoint_dir: Path) -> Segmenter:
-    return build_interactive_segmenter(tiny_checkpoint_dir)
-
-
 @pytest.fixture()
-def loads_interactive(
-    interactive_segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch
-) -> list[str]:
-    """``Segmenter.from_pretrained`` answers the interactive segmenter; the sources asked."""
-    asked: list[str] = []
-
-    def from_pretrained(source: str, **options: object) -> Segmenter:
-        asked.append(source)
-        return interactive_segmenter
-
-    monkeypatch.setattr(Segmenter, "from_pretrained", from_pretrained)
-    return asked
+def model_args(tiny_interactive_checkpoint_dir: Path) -> list[str]:
+    """The tiny checkpoint with the interactive head, which ``interactive_segmenter`` loads."""
+    return ["--model", str(tiny_interactive_checkpoint_dir)]
 
 
 @pytest.fixture()
@@ -53,20 +38,19 @@ def _masks(report: dict[str, object]) -> npt.NDArray[np.bool_]:
 
 
 def test_click_writes_the_best_candidate_of_one_click(
-    loads_interactive: list[str],
+    model_args: list[str],
     interactive_segmenter: Segmenter,
     photo_file: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     overlay, masks, report = tmp_path / "o.png", tmp_path / "m.png", tmp_path / "r.json"
-    argv = ["click", str(photo_file), "--point", "80,60", "--model", "tiny"]
+    argv = ["click", str(photo_file), "--point", "80,60", *model_args]
     assert main([*argv, "--out", str(overlay), "--masks", str(masks), "--json", str(report)]) == 0
 
     want = best_only(interactive_segmenter.predict(photo_file, points=[[80, 60]], multimask=True))
-    assert loads_interactive == ["tiny"]
     data = json.loads(report.read_text())
-    assert data["model"] == "tiny"
+    assert data["model"] == model_args[1]
     assert data["images"][0]["prompt"] == {
         "points": [[80.0, 60.0]],
         "point_labels": [1],
@@ -84,12 +68,12 @@ def test_click_writes_the_best_candidate_of_one_click(
 
 
 def test_click_with_clicks_and_a_box_is_one_object_of_one_mask(
-    loads_interactive: list[str], interactive_segmenter: Segmenter, photo_file: Path, tmp_path: Path
+    model_args: list[str], interactive_segmenter: Segmenter, photo_file: Path, tmp_path: Path
 ) -> None:
     report = tmp_path / "r.json"
     argv = ["click", str(photo_file), "--point", "80,60", "--negative-point", "200,150"]
     argv += ["--box", "30,20,140,110", "--all-candidates", "--json", str(report)]
-    assert main(argv) == 0
+    assert main([*argv, *model_args]) == 0
     want = interactive_segmenter.predict(
         photo_file,
         points=[[80, 60], [200, 150]],
@@ -101,31 +85,31 @@ def test_click_with_clicks_and_a_box_is_one_object_of_one_mask(
 
 
 def test_click_all_candidates_and_several_boxes(
-    loads_interactive: list[str], interactive_segmenter: Segmenter, photo_file: Path, tmp_path: Path
+    model_args: list[str], interactive_segmenter: Segmenter, photo_file: Path, tmp_path: Path
 ) -> None:
     report = tmp_path / "r.json"
-    argv = ["click", str(photo_file), "--point", "80,60", "--all-candidates"]
+    argv = ["click", str(photo_file), "--point", "80,60", "--all-candidates", *model_args]
     assert main([*argv, "--json", str(report)]) == 0
     want = interactive_segmenter.predict(photo_file, points=[[80, 60]])
     np.testing.assert_array_equal(_masks(json.loads(report.read_text())), want.masks)
 
     boxes = [[10, 10, 120, 100], [150, 80, 240, 180]]
     argv = ["click", str(photo_file), "--box", "10,10,120,100", "--box", "150,80,240,180"]
-    assert main([*argv, "--json", str(report)]) == 0
+    assert main([*argv, *model_args, "--json", str(report)]) == 0
     want = interactive_segmenter.predict(photo_file, boxes=boxes, multimask=False)
     assert len(want) == 2
     np.testing.assert_array_equal(_masks(json.loads(report.read_text())), want.masks)
 
 
 def test_click_refuses_bad_prompts_with_a_message(
-    loads_interactive: list[str], photo_file: Path, capsys: pytest.CaptureFixture[str]
+    model_args: list[str], photo_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["click", str(photo_file)]) == 2
     assert "give at least one --point" in capsys.readouterr().err
     argv = ["click", str(photo_file), "--box", "1,1,20,20", "--box", "30,30,60,60"]
     assert main([*argv, "--point", "5,5"]) == 2
     assert "clicks belong to one object" in capsys.readouterr().err
-    assert main(["click", str(photo_file), "--point", "900,10"]) == 1
+    assert main(["click", str(photo_file), "--point", "900,10", *model_args]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: points:") and "outside the 250x190 image" in err
     with pytest.raises(SystemExit):
@@ -134,7 +118,7 @@ def test_click_refuses_bad_prompts_with_a_message(
 
 
 def test_everything_writes_what_generate_finds(
-    loads_interactive: list[str],
+    model_args: list[str],
     interactive_segmenter: Segmenter,
     photo_file: Path,
     tmp_path: Path,
@@ -144,7 +128,7 @@ def test_everything_writes_what_generate_finds(
     Image.open(photo_file).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(second)
     out, masks, report = tmp_path / "overlays", tmp_path / "masks", tmp_path / "r.json"
     options = ["--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0"]
-    argv = ["everything", str(photo_file), str(second), *options]
+    argv = ["everything", str(photo_file), str(second), *options, *model_args]
     assert main([*argv, "--out", str(out), "--masks", str(masks), "--json", str(report)]) == 0
 
     want = interactive_segmenter.generate(
@@ -164,11 +148,12 @@ def test_everything_writes_what_generate_finds(
 
 
 def test_everything_refuses_bad_options_before_loading(
-    loads_interactive: list[str], photo_file: Path, capsys: pytest.CaptureFixture[str]
+    photo_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["everything", str(photo_file), "--points-per-side", "0"]) == 1
-    assert "points_per_side" in capsys.readouterr().err
-    assert loads_interactive == []
+    argv = ["everything", str(photo_file), "--points-per-side", "0"]
+    assert main([*argv, "--model", str(tmp_path / "no such model")]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: points_per_side:")  # not: the model cannot be found
 
 
 def test_a_detector_only_checkpoint_is_refused_in_one_line(

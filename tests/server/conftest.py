@@ -15,7 +15,6 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
-from helpers.interactive_model import build_interactive_segmenter
 from sam3lib import SegmentationResult, Segmenter
 from sam3lib.formats import decode_rle
 from sam3lib.server.jsonlog import JsonLineFormatter
@@ -27,12 +26,6 @@ THRESHOLD = 0.1
 @pytest.fixture(scope="session")
 def segmenter(tiny_checkpoint_dir: Path) -> Segmenter:
     return Segmenter.from_pretrained(tiny_checkpoint_dir)
-
-
-@pytest.fixture(scope="session")
-def interactive_segmenter(tiny_checkpoint_dir: Path) -> Segmenter:
-    """A tiny Segmenter with the interactive head (random weights)."""
-    return build_interactive_segmenter(tiny_checkpoint_dir)
 
 
 def picture(height: int, width: int, seed: int) -> npt.NDArray[np.uint8]:
