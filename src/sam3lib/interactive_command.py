@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from sam3lib.interactive.mask_generation import MaskGenerationOptions
-from sam3lib.interactive.result import InteractiveResult
 from sam3lib.segment_command import (
     Outputs,
     add_model_arguments,
@@ -175,7 +174,7 @@ def _click(args: argparse.Namespace) -> int:
     )
     several_objects = len(args.box) > 1
     if not several_objects and not args.all_candidates:
-        result = best_only(result)
+        result = result.best_only()
     outputs = Outputs(args, several=False)
     outputs.add(args.image, [result], prompt={**prompt, "multimask": multimask})
     outputs.finish()
@@ -194,21 +193,3 @@ def _everything(args: argparse.Namespace) -> int:
         outputs.add(path, [segmenter.generate(path, options)])
     outputs.finish()
     return 0
-
-
-def best_only(result: InteractiveResult) -> InteractiveResult:
-    """The result reduced to its best candidate (highest predicted IoU).
-
-    Example:
-        >>> best_only(seg.predict(emb, points=[[410, 220]])).masks.shape[0]  # doctest: +SKIP
-        1
-    """
-    keep = [result.best]
-    return dataclasses.replace(
-        result,
-        masks=result.masks[keep],
-        boxes=result.boxes[keep],
-        scores=result.scores[keep],
-        logits=result.logits[keep],
-        object_scores=result.object_scores[keep],
-    )

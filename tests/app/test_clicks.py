@@ -22,7 +22,6 @@ from sam3lib.app.clicks import (
     encode_picture,
 )
 from sam3lib.formats import decode_rle
-from sam3lib.interactive_command import best_only
 
 
 def test_clicks_add_points_and_two_corners_make_a_box() -> None:
@@ -51,7 +50,7 @@ def test_each_click_shows_what_predict_answers_refining_the_last_mask(
         ClickPrompt().with_click(85, 190, OBJECT),
         directory=tmp_path / "1",
     )
-    want = best_only(interactive_segmenter.predict(embedding, points=[[85, 190]]))
+    want = interactive_segmenter.predict(embedding, points=[[85, 190]]).best_only()
     assert first.result is not None
     np.testing.assert_array_equal(first.result.masks, want.masks)
     assert first.result.scores.tolist() == pytest.approx(want.scores.tolist())

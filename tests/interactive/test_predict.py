@@ -180,6 +180,12 @@ def test_result_exports_carry_the_interactive_fields(
     assert data["best"] == 0 and data["label"] == "object"
     assert data["instances"][0]["object_score"] == pytest.approx(float(result.object_scores[0]))
     assert len(result.to_coco_rle()) == 1
+    candidates = interactive_segmenter.predict(photo, points=[[120, 70]])
+    best = candidates.best_only()
+    assert len(best) == 1 and best.best == 0
+    assert best.scores[0] == candidates.scores.max()
+    assert np.array_equal(best.logits[0], candidates.logits[candidates.best])
+    assert np.array_equal(best.masks[0], candidates.masks[candidates.best])
     assert result.overlay(photo).size == (photo.shape[1], photo.shape[0])
 
 

@@ -15,7 +15,6 @@ from sam3lib import Segmenter
 from sam3lib.app.downloads import label_map
 from sam3lib.cli import main
 from sam3lib.formats import decode_rle
-from sam3lib.interactive_command import best_only
 
 
 @pytest.fixture()
@@ -48,7 +47,7 @@ def test_click_writes_the_best_candidate_of_one_click(
     argv = ["click", str(photo_file), "--point", "80,60", *model_args]
     assert main([*argv, "--out", str(overlay), "--masks", str(masks), "--json", str(report)]) == 0
 
-    want = best_only(interactive_segmenter.predict(photo_file, points=[[80, 60]], multimask=True))
+    want = interactive_segmenter.predict(photo_file, points=[[80, 60]], multimask=True).best_only()
     data = json.loads(report.read_text())
     assert data["model"] == model_args[1]
     assert data["images"][0]["prompt"] == {

@@ -24,7 +24,6 @@ from sam3lib.app.models import model_title
 from sam3lib.app.presentation import timings_markdown
 from sam3lib.embedding import ImageEmbedding
 from sam3lib.interactive.result import InteractiveResult
-from sam3lib.interactive_command import best_only
 from sam3lib.segmenter import Segmenter
 from sam3lib.visualize import draw_overlay
 
@@ -173,7 +172,7 @@ def click_for_display(
         multimask=single_click,
     )
     total_s = time.perf_counter() - started
-    result = best_only(answer)
+    result = answer.best_only()
     stages = {stage: result.timings[stage] for stage in ("decode_interactive", "postprocess")}
     return ClickDisplay(
         prompt=replace(prompt, logits=result.logits[0]),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,24 @@ class InteractiveResult(SegmentationResult):
     @property
     def label(self) -> str:
         return OBJECT_LABEL
+
+    def best_only(self) -> InteractiveResult:
+        """This result reduced to its best candidate (highest predicted IoU).
+
+        Example:
+            >>> seg.predict(emb, points=[[410, 220]]).best_only().masks.shape[0]
+            ... # doctest: +SKIP
+            1
+        """
+        keep = [self.best]
+        return replace(
+            self,
+            masks=self.masks[keep],
+            boxes=self.boxes[keep],
+            scores=self.scores[keep],
+            logits=self.logits[keep],
+            object_scores=self.object_scores[keep],
+        )
 
     def __repr__(self) -> str:
         return (
