@@ -87,15 +87,21 @@ def interactive_segmenter(tiny_interactive_checkpoint_dir: Path) -> Segmenter:
 
 
 @pytest.fixture(scope="session")
-def tiny_export_dir(tiny_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny checkpoint exported to ONNX by ``sam3lib export`` (batch 1, at most 4 prompts
-    and 3 boxes per call), tokenizer files beside the graphs. Tracing three graphs takes a
-    minute on two cores: done once, by the command itself, which the export tests check."""
+def tiny_export_dir(
+    tiny_interactive_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The tiny checkpoint with both heads exported to ONNX by ``sam3lib export`` (batch 1, at
+    most 4 prompts and 3 boxes per call; 2 objects and 6 points per interactive-decoder call),
+    tokenizer files beside the graphs. Its detector weights are :func:`tiny_checkpoint_dir`'s.
+    Tracing the five graphs takes a minute or two on two cores: done once, by the command
+    itself, which the export tests check."""
     from sam3lib.export.command import main as export_command
 
     out = tmp_path_factory.mktemp("tiny_export")
     sizes = ["--batch", "1", "--max-prompts", "4", "--max-boxes", "3"]
-    assert export_command([str(tiny_checkpoint_dir), str(out), *sizes, "--quiet"]) == 0
+    sizes += ["--max-objects", "2", "--max-points", "6"]
+    checkpoint = str(tiny_interactive_checkpoint_dir)
+    assert export_command([checkpoint, str(out), *sizes, "--quiet"]) == 0
     return out
 
 

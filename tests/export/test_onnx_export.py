@@ -1,4 +1,4 @@
-"""``export_onnx`` writes three valid graphs and a manifest that describes them truthfully."""
+"""``export_onnx`` writes valid graphs and a manifest that describes them truthfully."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sam3lib.errors import CheckpointError, InputError
 from sam3lib.export import ExportManifest, GraphOptions, export_onnx, onnx_export, weights_sha256
 from sam3lib.export.command import main as export_command
 from sam3lib.export.graphs import graph_signatures
+from sam3lib.export.manifest import GRAPH_NAMES, INTERACTIVE_GRAPH_NAMES
 from sam3lib.model import Sam3Model
 from sam3lib.version import __version__
 
@@ -43,10 +44,11 @@ def _declared(values: list[onnx.ValueInfoProto]) -> list[tuple[str, str, tuple[i
 
 
 def test_manifest_records_what_was_exported(
-    manifest: ExportManifest, tiny_checkpoint_dir: Path
+    manifest: ExportManifest, tiny_interactive_checkpoint_dir: Path
 ) -> None:
-    model = load_resolved_model(resolve_checkpoint(tiny_checkpoint_dir))
+    model = load_resolved_model(resolve_checkpoint(tiny_interactive_checkpoint_dir))
     assert (manifest.batch, manifest.max_prompts, manifest.max_boxes) == (1, 4, 3)
+    assert (manifest.max_objects, manifest.max_points) == (2, 6)
     assert manifest.opset >= 17 and manifest.precision == "fp32"
     assert manifest.sam3lib_version == __version__
     assert manifest.config == model.config
@@ -54,7 +56,7 @@ def test_manifest_records_what_was_exported(
     assert set(manifest.tokenizer_files) == {"vocab.json", "merges.txt"}
 
 
-@pytest.mark.parametrize("graph", ["image_encoder", "text_encoder", "decoder"])
+@pytest.mark.parametrize("graph", [*GRAPH_NAMES, *INTERACTIVE_GRAPH_NAMES])
 def test_each_graph_passes_the_checker_and_matches_its_manifest_entry(
     tiny_export_dir: Path, manifest: ExportManifest, graph: str
 ) -> None:
@@ -166,8 +168,10 @@ def test_manifest_problems_are_checkpoint_errors(tiny_export_dir: Path, tmp_path
 def test_command_exports_with_the_sizes_asked_for(
     tiny_export_dir: Path, manifest: ExportManifest
 ) -> None:
-    # tiny_export_dir is written by `sam3lib export ... --max-prompts 4 --max-boxes 3`.
+    # tiny_export_dir is written by `sam3lib export ... --max-prompts 4 --max-boxes 3
+    # --max-objects 2 --max-points 6`.
     assert (manifest.batch, manifest.max_prompts, manifest.max_boxes) == (1, 4, 3)
+    assert (manifest.max_objects, manifest.max_points) == (2, 6)
     boxes = {spec.name: spec for spec in manifest.graphs["decoder"].inputs}["boxes_cxcywh"]
     assert boxes.shape == ("prompts", 3, 4)
     assert {"vocab.json", "merges.txt"} <= {p.name for p in tiny_export_dir.iterdir()}

@@ -11,7 +11,7 @@ import functools
 import threading
 import warnings
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,22 @@ from tqdm.auto import tqdm
 from sam3lib.backends.base import Precision
 from sam3lib.backends.engine_cache import EngineCacheWarning, EngineKey, ProfileEntry
 from sam3lib.errors import BackendUnavailableError, CheckpointError
-from sam3lib.export.manifest import ExportManifest, GraphManifest, TensorSpec
+from sam3lib.export.manifest import (
+    OBJECTS_AXIS,
+    POINTS_AXIS,
+    PROMPTS_AXIS,
+    ExportManifest,
+    GraphManifest,
+    TensorSpec,
+)
 from sam3lib.model.config import VisionConfig
 from sam3lib.version import __version__
 
 OPT_PROMPTS = 4  # the prompt count TensorRT tunes kernels for (any 1..max_prompts runs)
+# The interactive decoder is tuned for one object with a click or box and the padding point
+# (Meta's predictor appends one): the common interactive call.
+OPT_OBJECTS = 1
+OPT_POINTS = 3
 # Layers that only move or re-type values: a RoPE table stays a RoPE table through them.
 _LAYOUT_LAYER_TYPES = (
     "SHUFFLE",
@@ -56,7 +67,7 @@ def engine_key(
         weights_sha256=manifest.weights_sha256,
         graph=graph,
         precision=precision,
-        profile=prompt_profile(manifest.graphs[graph].inputs, manifest.max_prompts),
+        profile=shape_profile(manifest.graphs[graph].inputs, axis_ranges(manifest)),
         tensorrt_version=tensorrt_version,
         gpu_name=gpu_name,
         compute_capability=(int(compute_capability[0]), int(compute_capability[1])),
@@ -72,21 +83,37 @@ def engine_key(
     )
 
 
-def prompt_profile(inputs: Sequence[TensorSpec], max_prompts: int) -> tuple[ProfileEntry, ...]:
-    """(name, min, opt, max) shapes of every input: 1..max_prompts on the "prompts" axis.
+#: (min, opt, max) of one symbolic axis.
+AxisRange = tuple[int, int, int]
+
+
+def axis_ranges(manifest: ExportManifest) -> dict[str, AxisRange]:
+    """(min, opt, max) of each symbolic axis of ``manifest``'s graphs: prompts 1..max_prompts;
+    objects 1..max_objects and points 0..max_points (0: a mask-only prompt, an empty tensor,
+    which TensorRT supports) when the export has the interactive graphs."""
+    ranges = {PROMPTS_AXIS: (1, min(OPT_PROMPTS, manifest.max_prompts), manifest.max_prompts)}
+    if manifest.max_objects is not None:
+        most = manifest.max_objects
+        ranges[OBJECTS_AXIS] = (1, min(OPT_OBJECTS, most), most)
+    if manifest.max_points is not None:
+        most = manifest.max_points
+        ranges[POINTS_AXIS] = (0, min(OPT_POINTS, most), most)
+    return ranges
+
+
+def shape_profile(
+    inputs: Sequence[TensorSpec], ranges: Mapping[str, AxisRange]
+) -> tuple[ProfileEntry, ...]:
+    """(name, min, opt, max) shapes of every input, each symbolic axis over its range.
 
     Example:
-        >>> prompt_profile([TensorSpec("text_mask", "bool", ("prompts", 32))], 16)
-        (('text_mask', (1, 32), (4, 32), (16, 32)),)
+        >>> labels = TensorSpec("point_labels", "int64", ("objects", "points"))
+        >>> shape_profile([labels], {"objects": (1, 1, 32), "points": (0, 3, 16)})
+        (('point_labels', (1, 0), (1, 3), (32, 16)),)
     """
-    opt = min(OPT_PROMPTS, max_prompts)
+    low, opt, high = ({axis: bounds[i] for axis, bounds in ranges.items()} for i in range(3))
     return tuple(
-        (
-            spec.name,
-            spec.concrete_shape(1),
-            spec.concrete_shape(opt),
-            spec.concrete_shape(max_prompts),
-        )
+        (spec.name, spec.concrete_shape(low), spec.concrete_shape(opt), spec.concrete_shape(high))
         for spec in inputs
     )
 

@@ -1,4 +1,4 @@
-"""``sam3lib export CHECKPOINT OUT_DIR``: write the three ONNX graphs and their manifest.
+"""``sam3lib export CHECKPOINT OUT_DIR``: write the ONNX graphs and their manifest.
 
 Example:
     sam3lib export facebook/sam3 sam3-onnx --max-prompts 16 --max-boxes 4
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sam3lib export",
         description="Export SAM 3 to ONNX: image encoder, text encoder and decoder graphs, "
+        "the interactive encoder and decoder when the checkpoint has the interactive head, "
         "plus manifest.json. Run the directory with backend='onnxruntime' or 'tensorrt'.",
     )
     parser.add_argument("checkpoint", help="hub repo id, checkpoint directory or weights file")
@@ -37,6 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-boxes", type=int, default=defaults.max_boxes, help="exemplar boxes per prompt"
+    )
+    parser.add_argument(
+        "--max-objects",
+        type=int,
+        default=defaults.max_objects,
+        help="objects (boxes of predict(boxes=...)) per interactive-decoder call; more run in "
+        "chunks",
+    )
+    parser.add_argument(
+        "--max-points",
+        type=int,
+        default=defaults.max_points,
+        help="points per object in the interactive decoder: clicks + 2 per box + 1 padding",
     )
     parser.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (>= {MIN_OPSET})"
@@ -56,7 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = export_onnx(
             model,
             args.out_dir,
-            GraphOptions(args.batch, args.max_prompts, args.max_boxes),
+            GraphOptions(
+                args.batch, args.max_prompts, args.max_boxes, args.max_objects, args.max_points
+            ),
             opset=args.opset,
             tokenizer_files=resolved.tokenizer_files,
             progress=not args.quiet,

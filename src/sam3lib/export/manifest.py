@@ -1,9 +1,14 @@
 """``manifest.json``: what an export directory holds, for the engines that run it.
 
-Written beside the three ONNX graphs by :func:`sam3lib.export.export_onnx` and read by the
+Written beside the ONNX graphs by :func:`sam3lib.export.export_onnx` and read by the
 onnxruntime and TensorRT backends: every graph's file and tensors (names, dtypes, shapes with
-``"prompts"`` as the one symbolic size), the build options, the model configuration, the hash
-of the weights the graphs were made from, and the sam3lib version that made them.
+the symbolic sizes named: ``"prompts"``, ``"objects"``, ``"points"``), the build options, the
+model configuration, the hash of the weights the graphs were made from, and the sam3lib
+version that made them.
+
+Format 3 adds the interactive head's two graphs (listed only when exported) and their sizes.
+Format 2 manifests (written before them) are still read: such an export serves the concept
+detector, and asking it for clicks or boxes says to export again.
 """
 
 from __future__ import annotations
@@ -16,12 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from sam3lib.errors import CheckpointError
-from sam3lib.model.config import Sam3Config
+from sam3lib.model.config import Sam3Config, TrackerConfig
 
 MANIFEST_FILENAME = "manifest.json"
-MANIFEST_FORMAT = 2  # bumped when the layout of the file or of the graphs changes
-PROMPTS_AXIS = "prompts"  #: the symbolic size: prompts per text-encode or decode call
-GRAPH_NAMES = ("image_encoder", "text_encoder", "decoder")
+MANIFEST_FORMAT = 3  # bumped when the layout of the file or of the graphs changes
+#: Formats this sam3lib reads: 2 lacks the interactive graphs (and their sizes), nothing else.
+READABLE_FORMATS = (2, MANIFEST_FORMAT)
+PROMPTS_AXIS = "prompts"  #: symbolic size: prompts per text-encode or decode call
+OBJECTS_AXIS = "objects"  #: symbolic size: objects (one prompt each) per interactive decode
+POINTS_AXIS = "points"  #: symbolic size: points (clicks, box corners, padding) per object
+GRAPH_NAMES = ("image_encoder", "text_encoder", "decoder")  #: always exported
+#: Exported together when the model has the interactive head, else neither.
+INTERACTIVE_GRAPH_NAMES = ("interactive_encoder", "interactive_decoder")
 
 
 @dataclass(frozen=True)
@@ -32,9 +43,16 @@ class TensorSpec:
     dtype: str  #: numpy dtype name: "float32", "int64", "bool"
     shape: tuple[int | str, ...]
 
-    def concrete_shape(self, prompts: int) -> tuple[int, ...]:
-        """The shape with the symbolic axis set to ``prompts``."""
-        return tuple(prompts if size == PROMPTS_AXIS else int(size) for size in self.shape)
+    def concrete_shape(self, sizes: Mapping[str, int]) -> tuple[int, ...]:
+        """The shape with each symbolic axis set to its size in ``sizes``.
+
+        Example:
+            >>> TensorSpec("point_labels", "int64", ("objects", "points")).concrete_shape(
+            ...     {"objects": 1, "points": 3}
+            ... )
+            (1, 3)
+        """
+        return tuple(sizes[size] if isinstance(size, str) else int(size) for size in self.shape)
 
 
 @dataclass(frozen=True)
@@ -56,8 +74,10 @@ class ExportManifest:
 
     Example:
         >>> manifest = ExportManifest.load("sam3-onnx")  # doctest: +SKIP
-        >>> manifest.graphs["decoder"].inputs[4].shape  # doctest: +SKIP
+        >>> manifest.graphs["decoder"].inputs[5].shape  # doctest: +SKIP
         ('prompts', 32, 256)
+        >>> manifest.has_interactive, manifest.max_points  # doctest: +SKIP
+        (True, 32)
     """
 
     sam3lib_version: str
@@ -70,6 +90,15 @@ class ExportManifest:
     config: Sam3Config
     graphs: Mapping[str, GraphManifest]
     tokenizer_files: tuple[str, ...] = field(default=())  #: copied beside the graphs
+    #: upper bounds of the interactive decoder's "objects" and "points" axes; None when the
+    #: export has no interactive graphs
+    max_objects: int | None = None
+    max_points: int | None = None
+
+    @property
+    def has_interactive(self) -> bool:
+        """Whether the interactive head's graphs were exported (clicks and boxes run)."""
+        return all(name in self.graphs for name in INTERACTIVE_GRAPH_NAMES)
 
     @property
     def image_size(self) -> int:
@@ -83,6 +112,8 @@ class ExportManifest:
         data = asdict(self)
         data["config"] = self.config.to_dict()
         data["graphs"] = {name: asdict(graph) for name, graph in self.graphs.items()}
+        if not self.has_interactive:  # sizes of graphs that are not there: left out
+            del data["max_objects"], data["max_points"]
         return {"format": MANIFEST_FORMAT, **data}
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
@@ -93,11 +124,21 @@ class ExportManifest:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExportManifest:
         """Raises ``KeyError``/``TypeError``/``ValueError`` on a malformed dictionary."""
-        if data.get("format") != MANIFEST_FORMAT:
-            raise ValueError(
-                f"manifest format {data.get('format')!r}; this sam3lib reads {MANIFEST_FORMAT}"
-            )
-        graphs = {name: _graph_from_dict(data["graphs"][name]) for name in GRAPH_NAMES}
+        written = data.get("format")
+        if written not in READABLE_FORMATS:
+            readable = " or ".join(map(str, READABLE_FORMATS))
+            raise ValueError(f"manifest format {written!r}; this sam3lib reads {readable}")
+        names = [*GRAPH_NAMES, *(n for n in INTERACTIVE_GRAPH_NAMES if n in data["graphs"])]
+        graphs = {name: _graph_from_dict(data["graphs"][name]) for name in names}
+        interactive = all(name in graphs for name in INTERACTIVE_GRAPH_NAMES)
+        if not interactive and any(name in graphs for name in INTERACTIVE_GRAPH_NAMES):
+            raise ValueError("the manifest lists one of the two interactive graphs, not both")
+        config = dict(data["config"])
+        if written == 2 and not config.get("tracker"):
+            # Format 2 predates the interactive graphs, and its config section says nothing
+            # reliable about the head (older sam3lib versions neither knew nor loaded it). Read
+            # as SAM 3's head, so that clicks reach the backend, which says to export again.
+            config["tracker"] = asdict(TrackerConfig())
         return cls(
             sam3lib_version=str(data["sam3lib_version"]),
             opset=int(data["opset"]),
@@ -106,9 +147,11 @@ class ExportManifest:
             max_prompts=int(data["max_prompts"]),
             max_boxes=int(data["max_boxes"]),
             weights_sha256=str(data["weights_sha256"]),
-            config=Sam3Config.from_dict(data["config"]),
+            config=Sam3Config.from_dict(config),
             graphs=graphs,
             tokenizer_files=tuple(data.get("tokenizer_files", ())),
+            max_objects=int(data["max_objects"]) if interactive else None,
+            max_points=int(data["max_points"]) if interactive else None,
         )
 
     @classmethod

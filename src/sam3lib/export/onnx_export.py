@@ -1,4 +1,7 @@
-"""Export a :class:`~sam3lib.model.Sam3Model` to three ONNX graphs and a manifest.
+"""Export a :class:`~sam3lib.model.Sam3Model` to ONNX graphs and a manifest.
+
+Three graphs for the concept detector, and two more for the interactive head when the model
+has it (see :mod:`sam3lib.export.graphs`).
 
 ``torch.onnx.export`` (the torch.export-based exporter) traces each graph of
 :mod:`sam3lib.export.graphs`; LayerNorm becomes one ``LayerNormalization`` op (opset >= 17),
@@ -23,11 +26,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from torch.export import Dim
 from tqdm.auto import tqdm
 
 from sam3lib.errors import BackendUnavailableError, InputError
 from sam3lib.export.graphs import GraphOptions, GraphSignature, graph_signatures
-from sam3lib.export.manifest import PROMPTS_AXIS, ExportManifest, GraphManifest
+from sam3lib.export.manifest import (
+    OBJECTS_AXIS,
+    POINTS_AXIS,
+    PROMPTS_AXIS,
+    ExportManifest,
+    GraphManifest,
+)
 from sam3lib.export.weights import weights_sha256
 from sam3lib.model import Sam3Model
 from sam3lib.version import __version__
@@ -48,17 +58,20 @@ def export_onnx(
     tokenizer_files: Mapping[str, Path] | None = None,
     progress: bool = True,
 ) -> ExportManifest:
-    """Write ``image_encoder.onnx``, ``text_encoder.onnx``, ``decoder.onnx`` and
-    ``manifest.json`` (and copies of ``tokenizer_files``) into ``out_dir``.
+    """Write ``image_encoder.onnx``, ``text_encoder.onnx``, ``decoder.onnx`` (and, when the
+    model has the interactive head, ``interactive_encoder.onnx`` and
+    ``interactive_decoder.onnx``), ``manifest.json`` and copies of ``tokenizer_files`` into
+    ``out_dir``.
 
     Args:
         model: a float32 model on the CPU (its weights are what gets exported).
         out_dir: created if missing; existing graph files are overwritten.
-        options: batch, most prompts per call, exemplar boxes per prompt.
+        options: batch, most prompts per call, exemplar boxes per prompt, most objects and
+            points per interactive-decoder call.
         opset: ONNX opset, at least 17.
         tokenizer_files: files (by name) to copy beside the graphs, so that the directory
             alone can be loaded with ``Segmenter.from_pretrained(out_dir, backend=...)``.
-        progress: show a progress bar over the three graphs.
+        progress: show a progress bar over the graphs.
 
     Raises:
         InputError: bad options, or a model that is not float32 on the CPU.
@@ -92,6 +105,8 @@ def export_onnx(
         config=model.config,
         graphs=graphs,
         tokenizer_files=tuple(sorted(copied)),
+        max_objects=options.max_objects if model.has_interactive_head else None,
+        max_points=options.max_points if model.has_interactive_head else None,
     )
     manifest.save(out)
     return manifest
@@ -99,7 +114,7 @@ def export_onnx(
 
 def check_graph_options(options: GraphOptions) -> GraphOptions:
     """``options`` if every size is a positive int, else an :class:`InputError` naming it."""
-    for name in ("batch", "max_prompts", "max_boxes"):
+    for name in ("batch", "max_prompts", "max_boxes", "max_objects", "max_points"):
         value = getattr(options, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name}: expected a positive integer, got {value!r}")
@@ -131,17 +146,21 @@ def _require_exporter() -> None:
 def _export_graph(
     name: str, signature: GraphSignature, out: Path, opset: int, options: GraphOptions
 ) -> GraphManifest:
-    # Trace with 2 prompts where allowed: torch.export specialises sizes 0 and 1.
-    example_prompts = min(2, options.max_prompts)
-    prompts = torch.export.Dim(PROMPTS_AXIS, min=1, max=max(options.max_prompts, 2))
+    axes = _symbolic_axes(options)
+    sizes = {axis: example for axis, (example, _) in axes.items()}
     dynamic_shapes = tuple(
-        {0: prompts} if PROMPTS_AXIS in spec.shape and options.max_prompts > 1 else None
+        {
+            position: dim
+            for position, size in enumerate(spec.shape)
+            if isinstance(size, str) and (dim := axes[size][1]) is not None
+        }
+        or None
         for spec in signature.inputs
     )
     with torch.inference_mode(False), torch.no_grad(), _quiet_exporter():
         program = torch.onnx.export(
             signature.module,
-            signature.example_inputs(example_prompts),
+            signature.example_inputs(sizes),
             dynamo=True,
             opset_version=opset,
             input_names=[spec.name for spec in signature.inputs],
@@ -167,6 +186,25 @@ def _export_graph(
         outputs=signature.outputs,
         external_data=data_name if external else None,
     )
+
+
+def _symbolic_axes(options: GraphOptions) -> dict[str, tuple[int, Dim | None]]:
+    """Per symbolic axis: the size to trace with, and its ``Dim`` (None: fixed at that size).
+
+    torch.export specialises example sizes 0 and 1, so an axis is traced at 2 or more (3 for
+    points, unlike any other size) and declared from its minimum to its maximum; an axis whose
+    maximum is 1 stays fixed at 1. Points may be 0: a mask-only prompt has no sparse token, and
+    the graph computes that case as the model does (checked in the tests).
+    """
+
+    def from_one(axis: str, most: int) -> tuple[int, Dim | None]:
+        return (1, None) if most == 1 else (2, Dim(axis, min=1, max=most))
+
+    return {
+        PROMPTS_AXIS: from_one(PROMPTS_AXIS, options.max_prompts),
+        OBJECTS_AXIS: from_one(OBJECTS_AXIS, options.max_objects),
+        POINTS_AXIS: (3, Dim(POINTS_AXIS, min=0, max=max(options.max_points, 3))),
+    }
 
 
 def _check_graph(path: Path) -> None:

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,9 @@ from sam3lib.export.weights import weights_sha256
 from sam3lib.version import __version__
 
 CACHE_ENVIRONMENT_VARIABLE = "SAM3LIB_CACHE"
+_SIZES = tuple(f.name for f in fields(GraphOptions))  # batch, max_prompts, ... max_points
 #: Backend options that choose or size the export a graph-running backend runs.
-EXPORT_OPTIONS = ("onnx_dir", "cache_dir", "batch", "max_prompts", "max_boxes", "progress")
+EXPORT_OPTIONS = ("onnx_dir", "cache_dir", *_SIZES, "progress")
 
 
 def default_cache_root() -> Path:
@@ -69,7 +71,10 @@ def prepare_export(
     model = load_resolved_model(checkpoint)
     digest = weights_sha256(model)
     root = Path(cache_dir) if cache_dir is not None else default_cache_root() / "onnx"
-    name = f"{digest[:16]}-b{sizes.batch}-p{sizes.max_prompts}-m{sizes.max_boxes}-v{__version__}"
+    name = (
+        f"{digest[:16]}-b{sizes.batch}-p{sizes.max_prompts}-m{sizes.max_boxes}"
+        f"-o{sizes.max_objects}-n{sizes.max_points}-v{__version__}"
+    )
     target = root / name
     if target.is_dir():
         try:
@@ -104,7 +109,7 @@ def prepare_export_for_backend(
     Raises:
         InputError: ``progress`` is not a bool, or a size is not a positive integer.
     """
-    sizes = {k: options[k] for k in ("batch", "max_prompts", "max_boxes") if k in options}
+    sizes = {k: options[k] for k in _SIZES if k in options}
     return prepare_export(
         checkpoint,
         onnx_dir=options.get("onnx_dir"),
@@ -117,10 +122,17 @@ def prepare_export_for_backend(
 def _check_sizes(
     options: GraphOptions | None, manifest: ExportManifest, directory: str | os.PathLike[str]
 ) -> None:
-    """Sizes asked for must be those an existing export was built with (they are baked in)."""
+    """Sizes asked for must be those an existing export was built with (they are baked in);
+    the interactive sizes count only where the export has the interactive graphs."""
     if options is None:
         return
-    built = GraphOptions(manifest.batch, manifest.max_prompts, manifest.max_boxes)
+    built = GraphOptions(
+        manifest.batch,
+        manifest.max_prompts,
+        manifest.max_boxes,
+        manifest.max_objects or options.max_objects,  # None: no interactive graphs
+        manifest.max_points or options.max_points,
+    )
     if options != built:
         raise InputError(
             f"{directory} was exported with {built}; sizes cannot change after export "
