@@ -1,4 +1,4 @@
-"""Fixtures for the backend tests: the tiny checkpoint resolved, and realistic inputs."""
+"""Fixtures for the backend tests: the tiny checkpoints resolved, and realistic inputs."""
 
 from __future__ import annotations
 
@@ -23,6 +23,13 @@ def resolved(tiny_hf_checkpoint: Path) -> ResolvedCheckpoint:
 def model(resolved: ResolvedCheckpoint) -> Sam3Model:
     """A fresh fp32 model per test: ``cast_weights`` casts it in place."""
     return load_resolved_model(resolved)
+
+
+@pytest.fixture(scope="session")
+def interactive_model(tiny_interactive_checkpoint_dir: Path) -> Sam3Model:
+    """The tiny model with both heads (the detector's weights are ``model``'s): the weights
+    ``tiny_export_dir`` was exported from. Shared: tests must not change it."""
+    return load_resolved_model(resolve_checkpoint(tiny_interactive_checkpoint_dir))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ of the network run everywhere, the last on a stand-in for TensorRT's network cla
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import enum
 import sys
@@ -19,22 +20,24 @@ from typing import Any
 import pytest
 import torch
 
+from helpers.interactive_inputs import random_object_prompts
 from helpers.outputs import detection_scores, mask_iou
 from sam3lib.backends import create_backend
 from sam3lib.backends import tensorrt as trt_backend
 from sam3lib.backends.eager import EagerBackend
 from sam3lib.backends.tensorrt import TensorRTBackend, check_builder_precision
 from sam3lib.backends.tensorrt_build import (
+    axis_ranges,
     engine_key,
     pin_fp32_layers,
-    prompt_profile,
     rope_table_shapes,
     set_precision,
+    shape_profile,
 )
 from sam3lib.checkpoint import ResolvedCheckpoint, load_resolved_model, resolve_checkpoint
 from sam3lib.errors import BackendUnavailableError, InputError
 from sam3lib.export import ExportManifest
-from sam3lib.model import Sam3Config, Sam3Outputs
+from sam3lib.model import InteractiveOutputs, Sam3Config, Sam3Model, Sam3Outputs
 
 FP32_TOLERANCE = 1e-3  # every raw output, absolute and relative
 # fp16 rounds to 11 significant bits (unit roundoff 4.9e-4). Through the tiny model's layers the
@@ -91,23 +94,43 @@ def test_tensorrt_without_precision_flags_builds_fp32_only() -> None:
         check_builder_precision(strongly_typed_only, "fp16")
 
 
+def _profile(manifest: ExportManifest, graph: str) -> dict[str, tuple[tuple[int, ...], ...]]:
+    entries = shape_profile(manifest.graphs[graph].inputs, axis_ranges(manifest))
+    return {name: (low, opt, high) for name, low, opt, high in entries}
+
+
 def test_profile_spans_one_to_max_prompts_and_fixes_everything_else(
     tiny_export_dir: Path,
 ) -> None:
     manifest = ExportManifest.load(tiny_export_dir)  # max_prompts 4, max_boxes 3
-    decoder = {
-        name: (low, opt, high)
-        for name, low, opt, high in prompt_profile(
-            manifest.graphs["decoder"].inputs, manifest.max_prompts
-        )
-    }
+    decoder = _profile(manifest, "decoder")
     low, opt, high = decoder["text_features"]
     assert (low[0], opt[0], high[0]) == (1, 4, 4) and low[1:] == opt[1:] == high[1:]
     assert decoder["box_mask"] == ((1, 3), (4, 3), (4, 3))
     assert len(set(decoder["fpn_x1"])) == 1  # the image features do not vary
-    image = prompt_profile(manifest.graphs["image_encoder"].inputs, manifest.max_prompts)
-    assert image == (("pixels", *[(1, 3, manifest.image_size, manifest.image_size)] * 3),)
-    assert prompt_profile(manifest.graphs["text_encoder"].inputs, 16)[0][2][0] == 4  # opt
+    image = _profile(manifest, "image_encoder")
+    assert image == {"pixels": ((1, 3, manifest.image_size, manifest.image_size),) * 3}
+    wide = dataclasses.replace(manifest, max_prompts=16)
+    assert _profile(wide, "text_encoder")["token_ids"][1][0] == 4  # opt
+
+
+def test_interactive_profiles_span_objects_and_points_zero_included(
+    tiny_export_dir: Path,
+) -> None:
+    """Objects 1..max_objects (tuned for 1), points 0..max_points (tuned for 3): a mask-only
+    prompt has no points; the image's features are fixed at batch 1."""
+    manifest = ExportManifest.load(tiny_export_dir)  # max_objects 2, max_points 6
+    decoder = _profile(manifest, "interactive_decoder")
+    assert decoder["point_coords"] == ((1, 0, 2), (1, 3, 2), (2, 6, 2))
+    assert decoder["point_labels"] == ((1, 0), (1, 3), (2, 6))
+    assert decoder["has_mask_input"] == ((1,), (1,), (2,))
+    assert decoder["mask_input"] == ((1, 1, 48, 48), (1, 1, 48, 48), (2, 1, 48, 48))
+    assert len(set(decoder["image_embedding"])) == 1
+    encoder = _profile(manifest, "interactive_encoder")
+    assert encoder == {"backbone": ((1, 32, 12, 12),) * 3}
+    target = {"tensorrt_version": "10.7.0", "gpu_name": "GPU A", "compute_capability": (8, 9)}
+    keys = {engine_key(manifest, name, "fp16", **target).digest() for name in manifest.graphs}
+    assert len(keys) == 5
 
 
 def test_engine_keys_differ_by_graph_precision_and_gpu(tiny_export_dir: Path) -> None:
@@ -392,13 +415,70 @@ def test_low_precision_engine_scores_match_eager(
     assert mask_iou(got.mask_logits, want.mask_logits).min() >= min_iou
 
 
+def _run_interactive(backend: Any, pixels: torch.Tensor, objects: int, points: int) -> Any:
+    image = backend.encode_image(pixels.to(backend.device))
+    features = backend.encode_interactive(image.backbone)
+    prompts = random_object_prompts(objects, points)
+    on_device = {name: tensor.to(backend.device) for name, tensor in prompts.items()}
+    return backend.decode_interactive(features, **on_device)
+
+
+@pytest.fixture(scope="module")
+def eager_interactive_cuda(cuda: torch.device, interactive_model: Sam3Model) -> EagerBackend:
+    return EagerBackend(copy.deepcopy(interactive_model).to(cuda))
+
+
+# (objects, points): one click and its padding point; a mask alone (0 points, empty inputs);
+# more objects than one engine call takes (chunked); the most points the profile allows.
+INTERACTIVE_SHAPES = [(1, 2), (1, 0), (3, 3), (1, 6)]
+
+
+@pytest.mark.parametrize(("objects", "points"), INTERACTIVE_SHAPES)
+def test_fp32_interactive_engines_match_eager(
+    engines: Callable[[str], TensorRTBackend],
+    eager_interactive_cuda: EagerBackend,
+    pixels: torch.Tensor,
+    objects: int,
+    points: int,
+) -> None:
+    got = _run_interactive(engines("fp32"), pixels, objects, points)
+    want = _run_interactive(eager_interactive_cuda, pixels, objects, points)
+    for name, have, expected in zip(InteractiveOutputs._fields, got, want, strict=True):
+        assert have.dtype == torch.float32, name
+        torch.testing.assert_close(
+            have, expected, atol=FP32_TOLERANCE, rtol=FP32_TOLERANCE, msg=name
+        )
+
+
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_low_precision_interactive_engines_match_eager(
+    engines: Callable[[str], TensorRTBackend],
+    eager_interactive_cuda: EagerBackend,
+    pixels: torch.Tensor,
+    precision: str,
+) -> None:
+    score_tolerance, min_iou = LOW_PRECISION[precision]
+    got = _run_interactive(engines(precision), pixels, 3, 3)
+    want = _run_interactive(eager_interactive_cuda, pixels, 3, 3)
+    for tensor in got:
+        assert tensor.dtype == torch.float32 and torch.isfinite(tensor).all()
+    torch.testing.assert_close(got.iou_scores, want.iou_scores, atol=score_tolerance, rtol=0)
+    torch.testing.assert_close(
+        got.object_score_logits.sigmoid(),
+        want.object_score_logits.sigmoid(),
+        atol=score_tolerance,
+        rtol=0,
+    )
+    assert mask_iou(got.mask_logits, want.mask_logits).min() >= min_iou
+
+
 def test_cached_engines_load_without_building(
     cuda: torch.device, tiny_export_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manifest = ExportManifest.load(tiny_export_dir)
     options: dict[str, Any] = {"precision": "fp32", "device": cuda, "progress": False}
     TensorRTBackend(tiny_export_dir, manifest, engine_dir=tmp_path, **options)
-    assert len(list(tmp_path.glob("*.engine"))) == 3
+    assert len(list(tmp_path.glob("*.engine"))) == len(manifest.graphs)
     assert len(list(tmp_path.glob("timing-*.cache"))) == 1
 
     def no_build(*args: object, **kwargs: object) -> None:

@@ -1,11 +1,13 @@
 """The Backend protocol over exported graphs, whatever engine runs them.
 
-The exported graphs have fixed shapes except the number of prompts (see
+The exported graphs have fixed shapes except their symbolic axes (see
 :mod:`sam3lib.export.manifest`): an image batch of ``manifest.batch``, at most
-``manifest.max_prompts`` prompts per call and exactly ``manifest.max_boxes`` exemplar boxes.
-:class:`ExportedGraphBackend` maps the protocol's free-form calls onto them - chunking images
-and prompts, padding boxes with masked entries, broadcasting one image over many prompts - so
-an engine (onnxruntime, TensorRT) only has to run one graph on concrete inputs.
+``manifest.max_prompts`` prompts per call and exactly ``manifest.max_boxes`` exemplar boxes;
+the interactive graphs take one image per call, at most ``manifest.max_objects`` objects and
+0..``manifest.max_points`` points per object. :class:`ExportedGraphBackend` maps the
+protocol's free-form calls onto them - chunking images, prompts and objects, padding boxes with
+masked entries, broadcasting one image over many prompts - so an engine (onnxruntime,
+TensorRT) only has to run one graph on concrete inputs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import Tensor
 
 from sam3lib.backends.base import Precision, check_prompt_chunk
 from sam3lib.errors import InputError, InteractiveUnavailableError
+from sam3lib.export.graphs import INTERACTIVE_FEATURE_NAMES
 from sam3lib.export.manifest import ExportManifest
 from sam3lib.model.config import Sam3Config
 from sam3lib.model.outputs import (
@@ -104,7 +107,7 @@ class ExportedGraphBackend(ABC):
             )
         mask = attention_mask.to(self.device, torch.bool)
         ids = token_ids.to(self.device, torch.int64)
-        features = self._over_prompts(
+        features = self._in_chunks(
             ids.shape[0],
             lambda part: self.run_graph(
                 "text_encoder",
@@ -143,10 +146,21 @@ class ExportedGraphBackend(ABC):
         return Sam3Outputs(*(torch.cat(parts) for parts in zip(*per_image, strict=True)))
 
     def encode_interactive(self, backbone: Tensor) -> InteractiveFeatures:
-        raise InteractiveUnavailableError(
-            "these exported graphs hold the concept detector only: clicks and boxes of one "
-            "object need the interactive graphs, which this export does not have"
-        )
+        """(B, C_vit, G, G) trunk output -> the interactive head's features; one image per
+        graph call."""
+        self._require_interactive()
+        expected = tuple(self.manifest.graphs["interactive_encoder"].inputs[0].shape[1:])
+        if backbone.ndim != 4 or tuple(backbone.shape[1:]) != expected:
+            raise InputError(
+                f"backbone must have shape (B, {', '.join(map(str, expected))}), got "
+                f"{tuple(backbone.shape)}"
+            )
+        backbone = backbone.to(self.device, torch.float32)
+        per_image = [
+            self.run_graph("interactive_encoder", {"backbone": backbone[i : i + 1].contiguous()})
+            for i in range(backbone.shape[0])
+        ]
+        return InteractiveFeatures(*(torch.cat(parts) for parts in zip(*per_image, strict=True)))
 
     def decode_interactive(
         self,
@@ -156,12 +170,71 @@ class ExportedGraphBackend(ABC):
         mask_input: Tensor,
         has_mask_input: Tensor,
     ) -> InteractiveOutputs:
-        return self.encode_interactive(features.embedding)  # type: ignore[return-value]
+        """Raw interactive-head outputs for B objects, float32; arguments as in
+        ``Sam3Model.decode_interactive`` (features of batch 1, or B: one image per object).
+        Objects run ``max_objects`` at a time; P = 0 points (a mask alone) is a valid call."""
+        self._require_interactive()
+        objects, points = int(point_labels.shape[0]), int(point_labels.shape[-1])
+        most = self.manifest.max_points
+        if most is not None and points > most:
+            raise InputError(
+                f"{points} points per object given; these graphs were exported for at most "
+                f"{most} (export again with a larger --max-points)"
+            )
+        prompts = {
+            "point_coords": point_coords.to(self.device, torch.float32),
+            "point_labels": point_labels.to(self.device, torch.int64),
+            "mask_input": mask_input.to(self.device, torch.float32),
+            "has_mask_input": has_mask_input.to(self.device, torch.bool),
+        }
+        images = features.embedding.shape[0]
+        if images == 1:
+            return self._decode_objects(features, prompts)
+        if images != objects:
+            raise InputError(
+                f"interactive features of {images} images for {objects} objects: give one "
+                "image, or one per object"
+            )
+        per_object = [
+            self._decode_objects(
+                InteractiveFeatures(*(t[i : i + 1] for t in features)),
+                {name: t[i : i + 1] for name, t in prompts.items()},
+            )
+            for i in range(objects)
+        ]
+        return InteractiveOutputs(*(torch.cat(parts) for parts in zip(*per_object, strict=True)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(device={self.device}, precision={self.precision!r})"
 
     # --- internals -----------------------------------------------------------------------
+
+    def _require_interactive(self) -> None:
+        if not self.manifest.has_interactive:
+            raise InteractiveUnavailableError(
+                "this export has the concept detector's graphs only (written by sam3lib "
+                f"{self.manifest.sam3lib_version}, before the interactive graphs were exported, "
+                "or from a checkpoint without the interactive head): clicks and boxes of one "
+                "object need them; export again from a full SAM 3 checkpoint with "
+                "`sam3lib export CHECKPOINT OUT_DIR`"
+            )
+
+    def _decode_objects(
+        self, features: InteractiveFeatures, prompts: Mapping[str, Tensor]
+    ) -> InteractiveOutputs:
+        """One image's features (batch 1) against every object of ``prompts``, in chunks of
+        ``max_objects``."""
+        image_inputs = {
+            name: t.to(self.device, torch.float32).contiguous()
+            for name, t in zip(INTERACTIVE_FEATURE_NAMES, features, strict=True)
+        }
+
+        def run(part: slice) -> list[Tensor]:
+            rows = {name: t[part].contiguous() for name, t in prompts.items()}
+            return self.run_graph("interactive_decoder", {**image_inputs, **rows})
+
+        count = int(prompts["point_labels"].shape[0])
+        return InteractiveOutputs(*self._in_chunks(count, run, self.manifest.max_objects))
 
     def _decode_one_image(
         self,
@@ -191,12 +264,12 @@ class ExportedGraphBackend(ABC):
                 },
             )
 
-        return Sam3Outputs(*self._over_prompts(text_features.shape[0], run, self.prompt_chunk))
+        return Sam3Outputs(*self._in_chunks(text_features.shape[0], run, self.prompt_chunk))
 
-    def _over_prompts(
+    def _in_chunks(
         self, count: int, run: Callable[[slice], Sequence[Tensor]], step: int | None = None
     ) -> list[Tensor]:
-        """Run ``run`` on slices of ``step`` prompts (default ``max_prompts``); concatenate."""
+        """Run ``run`` on slices of ``step`` rows (default ``max_prompts``); concatenate."""
         step = step or self.manifest.max_prompts
         parts = [run(slice(start, start + step)) for start in range(0, count, step)]
         return [torch.cat(outputs) for outputs in zip(*parts, strict=True)]

@@ -1,6 +1,6 @@
 """TensorRT: engines built from the exported ONNX graphs, cached per GPU and TensorRT version.
 
-Each of the three graphs (:mod:`sam3lib.export`) becomes one engine, built with the TensorRT
+Each graph of the export (:mod:`sam3lib.export`) becomes one engine, built with the TensorRT
 10 Python API in ``precision`` and kept in an :class:`~sam3lib.backends.engine_cache.EngineCache`
 (default ``~/.cache/sam3lib/tensorrt``), so the minutes-long build happens once per weights,
 shapes, precision, TensorRT version and GPU model. Text prompts are run-time inputs of the
@@ -17,7 +17,9 @@ Precision policy (the names of the other backends):
   stay fp32 there, like the fp32 islands of ``backend="amp"``.
 
 Optimisation profile: the "prompts" axis of the text encoder and decoder ranges over
-1..``max_prompts`` (tuned for ``min(4, max_prompts)``); every other size, the exemplar-box
+1..``max_prompts`` (tuned for ``min(4, max_prompts)``); the interactive decoder's "objects"
+axis over 1..``max_objects`` (tuned for 1) and its "points" axis over 0..``max_points`` (tuned
+for 3; 0 points, a mask-only prompt, binds empty tensors). Every other size, the exemplar-box
 slots included, is fixed by the export.
 
 Example:
@@ -59,7 +61,7 @@ INSTALL_HINT = 'pip install "sam3lib[tensorrt]"'
 
 
 class TensorRTBackend(ExportedGraphBackend):
-    """The three graphs of an export directory as TensorRT engines on one CUDA device.
+    """The graphs of an export directory as TensorRT engines on one CUDA device.
 
     Engines are loaded from the cache, or built (with a progress bar) and cached.
 
@@ -196,12 +198,18 @@ class _EngineRunner:
             feeds = [
                 inputs[n].to(self.device, self.dtypes[n]).contiguous() for n in self.input_names
             ]
-            for name, tensor in zip(self.input_names, feeds, strict=True):
+            # TensorRT wants a valid address even for an empty tensor (a mask-only prompt has
+            # 0 points), and torch gives those none: each gets a one-element stand-in.
+            addresses = [
+                tensor if tensor.numel() else torch.empty(1, dtype=tensor.dtype, device=self.device)
+                for tensor in feeds
+            ]
+            for name, tensor, memory in zip(self.input_names, feeds, addresses, strict=True):
                 if not context.set_input_shape(name, tuple(tensor.shape)):
                     raise InputError(
                         f"{name}: shape {tuple(tensor.shape)} is outside the engine's profile"
                     )
-                context.set_tensor_address(name, tensor.data_ptr())
+                context.set_tensor_address(name, memory.data_ptr())
             outputs = []
             for name in self.output_names:
                 shape = tuple(context.get_tensor_shape(name))
