@@ -128,6 +128,9 @@ def test_a_batch_of_boxes_equals_each_box_alone(
     for index, box in enumerate(boxes):
         alone = interactive_segmenter.predict(embedding, box=box, multimask=True)
         np.testing.assert_allclose(best.scores[index], alone.scores.max(), atol=ATOL)
+    # A list of one box is still a list of objects: one mask, not three candidates.
+    one = interactive_segmenter.predict(embedding, boxes=boxes[:1], multimask=True)
+    assert len(one) == 1 and one.scores[0] == best.scores[0]
 
 
 def test_the_heads_features_are_computed_once_per_image(

@@ -126,7 +126,7 @@ class InteractivePredictor:
             timings["decode_interactive"] = time.perf_counter() - started
 
             started = time.perf_counter()
-            logits, scores, objects = _rows(chosen)
+            logits, scores, objects = _rows(chosen, prompts.one_per_object)
             filled = fill_small_holes(logits, max_hole_area) if max_hole_area else logits
             masks = _resized_masks(filled, embedding.original_size)
             boxes = boxes_from_masks(masks)
@@ -147,11 +147,13 @@ class InteractivePredictor:
             torch.cuda.synchronize(self.backend.device)
 
 
-def _rows(chosen: Candidates) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _rows(
+    chosen: Candidates, one_per_object: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One object's candidates, or each object's best candidate, as (K, m, m), (K,), (K,)."""
     logits, scores = chosen.mask_logits, chosen.iou_scores
     objects = chosen.object_score_logits.expand_as(scores)
-    if logits.shape[0] == 1:
+    if not one_per_object:
         return logits[0], scores[0], objects[0]
     best = scores.argmax(dim=1)
     rows = torch.arange(logits.shape[0], device=logits.device)

@@ -13,7 +13,7 @@ input frame (x·S/W, y·S/H).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,26 +39,35 @@ class ObjectPrompts:
         point_labels: (N, P) int64.
         mask_input: (N, 1, 4G, 4G) float32 mask logits (zeros where absent).
         has_mask_input: (N,) bool.
+        one_per_object: the prompt listed objects (``boxes``): the answer is one mask per
+            object, even for a list of one, rather than one object's candidates.
     """
 
     point_coords: torch.Tensor
     point_labels: torch.Tensor
     mask_input: torch.Tensor
     has_mask_input: torch.Tensor
+    one_per_object: bool = False
 
     @property
     def num_objects(self) -> int:
         return int(self.point_labels.shape[0])
 
     def to(self, device: torch.device) -> ObjectPrompts:
-        return ObjectPrompts(*(t.to(device) for t in self._fields()))
+        return self._map(lambda t: t.to(device))
 
     def rows(self, part: slice) -> ObjectPrompts:
         """The prompts of objects ``part`` (for decoding in batches)."""
-        return ObjectPrompts(*(t[part] for t in self._fields()))
+        return self._map(lambda t: t[part])
 
-    def _fields(self) -> tuple[torch.Tensor, ...]:
-        return (self.point_coords, self.point_labels, self.mask_input, self.has_mask_input)
+    def _map(self, change: Callable[[torch.Tensor], torch.Tensor]) -> ObjectPrompts:
+        return ObjectPrompts(
+            change(self.point_coords),
+            change(self.point_labels),
+            change(self.mask_input),
+            change(self.has_mask_input),
+            self.one_per_object,
+        )
 
 
 def check_interactive_prompt(
@@ -138,6 +147,7 @@ def check_interactive_prompt(
         point_labels=torch.from_numpy(labels_all.astype(np.int64)),
         mask_input=masks,
         has_mask_input=has_mask,
+        one_per_object=boxes is not None,
     )
 
 
@@ -157,7 +167,7 @@ def clicks_prompt(
     coords = torch.cat((clicks, torch.zeros(count, 1, 2)), dim=1)
     labels = torch.tensor([POSITIVE, PADDING]).expand(count, 2).contiguous()
     masks, has_mask = _mask_input(None, count, mask_size)
-    return ObjectPrompts(coords, labels, masks, has_mask)
+    return ObjectPrompts(coords, labels, masks, has_mask, one_per_object=True)
 
 
 def _is_flat_box(box: object) -> bool:
