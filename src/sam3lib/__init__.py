@@ -17,6 +17,7 @@ from sam3lib.interactive import GeneratedMasks, InteractiveResult, MaskGeneratio
 from sam3lib.model import Sam3Config, Sam3Model
 from sam3lib.result import SegmentationResult
 from sam3lib.segmenter import Segmenter
+from sam3lib.translation import translate
 from sam3lib.version import __version__
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "SegmentationResult",
     "Segmenter",
     "__version__",
+    "translate",
 ]
