@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ from typing import Any
 import numpy as np
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
@@ -34,7 +31,7 @@ from schemathesis.checks import (
 )
 
 from fuzz.budget import examples
-from helpers.serving import STARTUP_TIMEOUT_S, free_port
+from helpers.serving import serving_app
 from sam3lib import Segmenter
 from sam3lib.server.app import create_app
 from sam3lib.server.limits import ServerLimits
@@ -57,19 +54,8 @@ def app_schema(tiny_checkpoint_dir: Path) -> Iterator[Any]:
     segmenter = Segmenter.from_pretrained(tiny_checkpoint_dir)
     limits = ServerLimits(max_request_bytes=1 << 20, max_image_pixels=64 * 64, max_prompts=4)
     app = create_app(segmenter, model_name="tiny", limits=limits)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        yield schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+    with serving_app(app) as url:
+        yield schemathesis.openapi.from_url(f"{url}/openapi.json")
 
 
 CHECKS = [

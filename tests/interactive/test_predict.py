@@ -4,7 +4,6 @@ masks are post-processed as Meta's, the head's features are computed once per im
 from __future__ import annotations
 
 import threading
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers.reference_components import component_areas_8
 from helpers.transformers_tracker_reference import corrected_reference_outputs
 from sam3lib import InteractiveUnavailableError, Segmenter
 from sam3lib.interactive.predictor import fill_small_holes
@@ -192,39 +192,13 @@ def test_result_exports_carry_the_interactive_fields(
     assert result.overlay(photo).size == (photo.shape[1], photo.shape[0])
 
 
-def _components_8(background: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
-    """Area of the 8-connected component of each background pixel (0 elsewhere): a BFS."""
-    height, width = background.shape
-    areas = np.zeros((height, width), dtype=np.int64)
-    seen = np.zeros_like(background)
-    for y in range(height):
-        for x in range(width):
-            if not background[y, x] or seen[y, x]:
-                continue
-            queue, members = deque([(y, x)]), []
-            seen[y, x] = True
-            while queue:
-                cy, cx = queue.popleft()
-                members.append((cy, cx))
-                for dy in (-1, 0, 1):
-                    for dx in (-1, 0, 1):
-                        ny, nx = cy + dy, cx + dx
-                        inside = 0 <= ny < height and 0 <= nx < width
-                        if inside and background[ny, nx] and not seen[ny, nx]:
-                            seen[ny, nx] = True
-                            queue.append((ny, nx))
-            for cy, cx in members:
-                areas[cy, cx] = len(members)
-    return areas
-
-
 @pytest.mark.parametrize("max_area", [1, 5, 40])
 def test_small_background_regions_are_filled_as_metas_predictor_does(max_area: int) -> None:
     generator = torch.Generator().manual_seed(max_area)
     logits = torch.randn(3, 24, 24, generator=generator) + 0.8
     filled = fill_small_holes(logits, max_area)
     for mask, result in zip(logits, filled, strict=True):
-        areas = _components_8((mask <= 0).numpy())
+        areas = component_areas_8((mask <= 0).numpy())
         hole = (areas > 0) & (areas <= max_area)
         assert hole.any()  # the case is not trivial
         np.testing.assert_array_equal(result.numpy()[hole], 10.0)
