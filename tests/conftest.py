@@ -98,7 +98,16 @@ def tiny_export_dir(
     from sam3lib.export.command import main as export_command
 
     out = tmp_path_factory.mktemp("tiny_export")
-    sizes = ["--batch", "1", "--max-prompts", "4", "--max-boxes", "3"]
+    sizes = [
+        "--batch",
+        "1",
+        "--max-prompts",
+        "4",
+        "--max-boxes",
+        "3",
+        "--jobs",
+        "2",
+    ]  # two cores: halves the tracing time
     sizes += ["--max-objects", "2", "--max-points", "6"]
     checkpoint = str(tiny_interactive_checkpoint_dir)
     assert export_command([checkpoint, str(out), *sizes, "--quiet"]) == 0

@@ -144,6 +144,9 @@ def test_old_opsets_and_low_precision_models_are_refused(
     model: Sam3Model = load_resolved_model(resolve_checkpoint(tiny_checkpoint_dir))
     with pytest.raises(InputError, match="opset"):
         export_onnx(model, tmp_path, opset=16)
+    for jobs in (0, True, 1.5):
+        with pytest.raises(InputError, match="jobs"):
+            export_onnx(model, tmp_path, jobs=jobs)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="float32"):
         export_onnx(model.to(torch.bfloat16), tmp_path)
     assert not any(tmp_path.iterdir())  # refused before writing anything

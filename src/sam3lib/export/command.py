@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (>= {MIN_OPSET})"
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="graphs traced at once, one process and one model copy each (default 1)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -76,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             opset=args.opset,
             tokenizer_files=resolved.tokenizer_files,
             progress=not args.quiet,
+            jobs=args.jobs,
         )
     except Sam3Error as error:
         print(f"sam3lib export: error: {error}", file=sys.stderr)
