@@ -59,6 +59,8 @@ def _result(**changes: Any) -> SegmentationResult:
         ({"scores": np.zeros(1, dtype=np.float32)}, "scores"),
         ({"scores": np.zeros((2, 1), dtype=np.float32)}, "scores"),
         ({"prompt": 3}, "prompt"),
+        ({"query": b"red car"}, "query"),
+        ({"prompt": None, "query": "red car"}, "query"),
         ({"image_size": (HEIGHT, WIDTH, 3)}, "image_size"),
         ({"image_size": (0, WIDTH)}, "image_size"),
         ({"image_size": (float(HEIGHT), float(WIDTH))}, "image_size"),
@@ -115,6 +117,7 @@ def test_empty_result_has_no_instances_at_the_image_size() -> None:
     assert result.to_polygons() == []
     assert result.to_dict() == {
         "prompt": None,
+        "query": None,
         "label": "exemplar",
         "image_size": [HEIGHT, WIDTH],
         "timings": {"decode": 0.5},
@@ -157,6 +160,7 @@ def test_to_dict_holds_plain_json_values() -> None:
 
     assert json.loads(json.dumps(exported)) == exported
     assert exported["prompt"] == "cat"
+    assert exported["query"] is None  # not recorded by whoever built it
     assert exported["label"] == "cat"
     assert exported["image_size"] == [HEIGHT, WIDTH]
     assert exported["timings"] == {"encode_image": 0.25, "decode": 0.125}
@@ -200,3 +204,15 @@ def test_overlay_is_draw_overlay_of_this_result() -> None:
 
     expected = draw_overlay(image, [result], alpha=0.6, edge_width=1, show_labels=False)
     np.testing.assert_array_equal(np.asarray(picture), np.asarray(expected))
+
+
+def test_the_query_is_exported_and_the_label_stays_the_users_words() -> None:
+    result = _result(prompt="红色的汽车", query="red car")
+
+    exported = result.to_dict()
+
+    assert (exported["prompt"], exported["query"]) == ("红色的汽车", "red car")
+    assert result.label == exported["label"] == "红色的汽车"
+    assert {instance["label"] for instance in exported["instances"]} == {"红色的汽车"}
+    empty = SegmentationResult.empty("狗", (HEIGHT, WIDTH), query="dog")
+    assert (empty.prompt, empty.query) == ("狗", "dog")

@@ -42,10 +42,15 @@ class SegmentationResult:
         boxes: (N, 4) float32, xyxy in pixels of the original image.
         scores: (N,) float32 detection scores σ(query logit)·σ(presence logit), highest first
             as the segmenter returns them (not enforced, so callers may reorder or filter).
-        prompt: the text prompt; ``None`` for prompts made of exemplar boxes only.
+        prompt: the text prompt as the user wrote it; ``None`` for prompts made of exemplar
+            boxes only.
         image_size: (H, W) of the original image.
         timings: seconds spent per stage, e.g. ``{"encode_image": 0.8, "decode": 0.1}``;
             stored as a read-only copy.
+        query: the English text the model read for ``prompt``: the prompt itself when it is
+            English, its translation otherwise (``红色的汽车`` → ``red car``, see
+            :func:`sam3lib.translate`); ``None`` without a text prompt, or when whoever made
+            the result did not record it.
 
     Raises:
         InputError: the arrays disagree on N, have the wrong dtype or shape, or the masks are
@@ -74,6 +79,7 @@ class SegmentationResult:
     prompt: str | None
     image_size: tuple[int, int]
     timings: Mapping[str, float] = field(default_factory=dict)
+    query: str | None = None
 
     def __post_init__(self) -> None:
         height, width = _check_image_size(self.image_size)
@@ -82,6 +88,10 @@ class SegmentationResult:
         object.__setattr__(self, "timings", MappingProxyType(_check_timings(self.timings)))
         if self.prompt is not None and not isinstance(self.prompt, str):
             raise InputError(f"prompt: expected a str or None, got {type(self.prompt).__name__}")
+        if self.query is not None and not isinstance(self.query, str):
+            raise InputError(f"query: expected a str or None, got {type(self.query).__name__}")
+        if self.query is not None and self.prompt is None:
+            raise InputError("query: a result without a text prompt has no query; pass None")
         _check_array(self.masks, "masks", np.bool_, "(N, H, W) bool", ndim=3)
         count = self.masks.shape[0]
         if self.masks.shape[1:] != (height, width):
@@ -102,6 +112,8 @@ class SegmentationResult:
         prompt: str | None,
         image_size: tuple[int, int],
         timings: Mapping[str, float] | None = None,
+        *,
+        query: str | None = None,
     ) -> SegmentationResult:
         """A result with no instances, for prompts that matched nothing.
 
@@ -109,6 +121,7 @@ class SegmentationResult:
             prompt: the text prompt, or ``None`` for exemplar-only prompts.
             image_size: (H, W) of the original image.
             timings: seconds per stage; none by default.
+            query: the English query the model read for ``prompt``.
 
         Returns:
             A result with N = 0.
@@ -125,6 +138,7 @@ class SegmentationResult:
             prompt=prompt,
             image_size=(height, width),
             timings={} if timings is None else timings,
+            query=query,
         )
 
     @property
@@ -181,9 +195,10 @@ class SegmentationResult:
                 ``"none"`` (no ``"segmentation"`` key, for boxes and scores only).
 
         Returns:
-            ``{"prompt", "label", "image_size": [H, W], "timings", "instances": [{"label",
-            "score", "box": [x0, y0, x1, y1], "area", "segmentation"}, ...]}``. Scores and
-            boxes are the float32 values widened to Python floats.
+            ``{"prompt", "query", "label", "image_size": [H, W], "timings", "instances":
+            [{"label", "score", "box": [x0, y0, x1, y1], "area", "segmentation"}, ...]}``
+            (``prompt``: the user's words, ``query``: the English the model read). Scores
+            and boxes are the float32 values widened to Python floats.
 
         Raises:
             InputError: unknown ``mask_format``.
@@ -217,6 +232,7 @@ class SegmentationResult:
             instances.append(instance)
         return {
             "prompt": self.prompt,
+            "query": self.query,
             "label": self.label,
             "image_size": list(self.image_size),
             "timings": dict(self.timings),

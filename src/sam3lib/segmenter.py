@@ -1,8 +1,9 @@
 """The Segmenter: SAM 3's image modes behind one object.
 
 Concept segmentation (text and exemplar boxes -> every matching instance) is orchestrated
-here: it prepares inputs (:mod:`sam3lib.preprocess`, :mod:`sam3lib.tokenizer`,
-:mod:`sam3lib.prompts`), runs a :class:`~sam3lib.backends.Backend` and turns raw outputs into
+here: it prepares inputs (:mod:`sam3lib.preprocess`, :mod:`sam3lib.translation` for prompts
+not in English, :mod:`sam3lib.tokenizer`, :mod:`sam3lib.prompts`), runs a
+:class:`~sam3lib.backends.Backend` and turns raw outputs into
 :class:`~sam3lib.result.SegmentationResult` with :mod:`sam3lib.postprocess`. Interactive
 segmentation (clicks, boxes -> one object) and automatic masks live in
 :mod:`sam3lib.interactive`; the Segmenter only checks their arguments and hands over. It knows
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, overload
@@ -45,6 +46,13 @@ from sam3lib.prompts import (
 from sam3lib.result import SegmentationResult
 from sam3lib.text_cache import TextFeatureCache
 from sam3lib.tokenizer import Sam3Tokenizer
+from sam3lib.translation import (
+    Translator,
+    check_translator,
+    english_queries,
+    needs_translation,
+    translate,
+)
 
 
 class Segmenter:
@@ -54,6 +62,11 @@ class Segmenter:
         backend: the engine that runs the model (see :mod:`sam3lib.backends`).
         tokenizer: the checkpoint's tokenizer.
         text_cache_size: how many distinct prompts keep their text features (0: none).
+        translator: turns a prompt that is not ASCII into the English query the model reads
+            (SAM 3 knows English noun phrases only): :func:`sam3lib.translate` (offline
+            Chinese, the ``zh`` extra) by default, any function ``str -> str`` (an LLM, a
+            glossary), or ``None`` to send every prompt as typed. ASCII prompts never reach
+            it. Kept as :attr:`translator`.
 
     A Segmenter can be shared by many threads: it holds no per-call state, and its text
     cache is locked.
@@ -66,7 +79,12 @@ class Segmenter:
     """
 
     def __init__(
-        self, backend: Backend, tokenizer: Sam3Tokenizer, *, text_cache_size: int = 256
+        self,
+        backend: Backend,
+        tokenizer: Sam3Tokenizer,
+        *,
+        text_cache_size: int = 256,
+        translator: Translator | None = translate,
     ) -> None:
         if not isinstance(backend, Backend):
             raise InputError(
@@ -86,6 +104,7 @@ class Segmenter:
         self.tokenizer = tokenizer
         self.text_cache = TextFeatureCache(text_cache_size)
         self.interactive = InteractivePredictor(backend)
+        self.translator = check_translator(translator)
 
     @classmethod
     def from_pretrained(
@@ -100,6 +119,7 @@ class Segmenter:
         token: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         text_cache_size: int = 256,
+        translator: Translator | None = translate,
         **backend_options: Any,
     ) -> Segmenter:
         """Load a checkpoint and build the backend that runs it.
@@ -115,6 +135,8 @@ class Segmenter:
                 checkpoint's own (a bare weights file has none: pass one).
             revision, token, cache_dir: for the Hugging Face Hub.
             text_cache_size: prompts whose text features are kept.
+            translator: prompt (not ASCII) → English query; :func:`sam3lib.translate` by
+                default, ``None`` for none (see the class).
             **backend_options: passed to the backend (e.g. ``cast_weights=True`` for amp,
                 ``compile=True`` for eager and amp).
 
@@ -133,7 +155,7 @@ class Segmenter:
         engine = create_backend(
             name, resolved, device=device, precision=checked_precision, **backend_options
         )
-        return cls(engine, text_tokenizer, text_cache_size=text_cache_size)
+        return cls(engine, text_tokenizer, text_cache_size=text_cache_size, translator=translator)
 
     @property
     def device(self) -> torch.device:
@@ -206,7 +228,9 @@ class Segmenter:
             image: a path, PIL image, numpy array, torch tensor, or an :class:`ImageEmbedding`
                 from :meth:`encode_image` (then the image encoder does not run again).
             prompt: a text prompt, or a list of prompts decoded together in one batched pass.
-                May be omitted when ``boxes`` are given.
+                May be omitted when ``boxes`` are given. A prompt that is not ASCII goes
+                through :attr:`translator` first (``红色的汽车`` → ``red car``); the result
+                keeps the prompt as given and the English in ``query``.
             boxes: exemplar boxes, (M, 4) xyxy in pixels of the image; shared by all prompts.
             box_labels: 1 (positive, default) or 0 (negative) per box.
             threshold: keep instances whose score σ(query)·σ(presence) is above it.
@@ -224,19 +248,28 @@ class Segmenter:
             them, in order, for a list of prompts.
 
         Raises:
-            InputError: any argument is unacceptable (the message names it).
+            InputError: any argument is unacceptable (the message names it), or the
+                translator failed on a prompt or returned no text.
+            BackendUnavailableError: a Chinese prompt with the default translator and
+                without the ``zh`` extra.
 
         Example:
             >>> result = seg.segment("street.jpg", "red car", threshold=0.4)  # doctest: +SKIP
             >>> result.overlay("street.jpg").save("cars.png")  # doctest: +SKIP
+            >>> seg.segment("street.jpg", "红色的汽车").query  # doctest: +SKIP
+            'red car'
         """
         prompts = check_text_prompts(prompt, allow_none=boxes is not None)
         options = PostprocessOptions.check(
             threshold, mask_threshold, top_k, nms_iou, refine, mask_order
         )
+        # Before the image: a prompt the translator refuses costs no image encoding.
+        queries, translate_timings = self._english_queries(prompts)
         embedding = self._embedding(image)
         exemplars = check_exemplars(boxes, box_labels, embedding.original_size)
-        results = self._segment_embedding(embedding, prompts, exemplars, options)
+        results = self._segment_embedding(
+            embedding, prompts, queries, exemplars, options, translate_timings
+        )
         single = prompt is None or isinstance(prompt, str)
         return results[0] if single else results
 
@@ -402,15 +435,31 @@ class Segmenter:
             )
         return image
 
+    def _english_queries(
+        self, prompts: list[str] | None
+    ) -> tuple[list[str] | None, dict[str, float]]:
+        """The queries the model reads for ``prompts``, and a ``translate`` timing when the
+        translator ran."""
+        if prompts is None:
+            return None, {}
+        if not any(needs_translation(prompt, self.translator) for prompt in prompts):
+            return prompts, {}
+        timings: dict[str, float] = {}
+        with self._timed(timings, "translate"):
+            queries = english_queries(prompts, self.translator)
+        return queries, timings
+
     def _segment_embedding(
         self,
         embedding: ImageEmbedding,
         prompts: list[str] | None,
+        queries: list[str] | None,
         exemplars: Exemplars | None,
         options: PostprocessOptions,
+        translate_timings: Mapping[str, float],
     ) -> list[SegmentationResult]:
-        timings = dict(embedding.timings)
-        texts = prompts if prompts is not None else [BOX_ONLY_TEXT]
+        timings = {**embedding.timings, **translate_timings}
+        texts = queries if queries is not None else [BOX_ONLY_TEXT]
         with torch.inference_mode():
             with self._timed(timings, "encode_text"):
                 tokens = self.tokenizer.encode(texts)
@@ -424,7 +473,11 @@ class Segmenter:
                     None if boxes is None else boxes.labels,
                 )
             results = []
-            for index, text_prompt in enumerate(prompts or [None]):
+            # Boxes only: one result, with neither a prompt nor a query.
+            asked: list[tuple[str | None, str | None]] = (
+                list(zip(prompts, texts, strict=True)) if prompts is not None else [(None, None)]
+            )
+            for index, (text_prompt, query) in enumerate(asked):
                 stage_timings = dict(timings)
                 with self._timed(stage_timings, "postprocess"):
                     masks, boxes_px, scores = instances(
@@ -438,6 +491,7 @@ class Segmenter:
                         prompt=text_prompt,
                         image_size=embedding.original_size,
                         timings=stage_timings,
+                        query=query,
                     )
                 )
         return results

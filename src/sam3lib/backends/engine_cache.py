@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from sam3lib.export.prepare import default_cache_root
+from sam3lib.user_cache import default_cache_root
 
 T = TypeVar("T")
 

@@ -25,18 +25,12 @@ from sam3lib.export.graphs import GraphOptions
 from sam3lib.export.manifest import ExportManifest
 from sam3lib.export.onnx_export import check_graph_options, export_onnx
 from sam3lib.export.weights import weights_sha256
+from sam3lib.user_cache import default_cache_root
 from sam3lib.version import __version__
 
-CACHE_ENVIRONMENT_VARIABLE = "SAM3LIB_CACHE"
 _SIZES = tuple(f.name for f in fields(GraphOptions))  # batch, max_prompts, ... max_points
 #: Backend options that choose or size the export a graph-running backend runs.
 EXPORT_OPTIONS = ("onnx_dir", "cache_dir", *_SIZES, "progress")
-
-
-def default_cache_root() -> Path:
-    """``$SAM3LIB_CACHE``, else ``~/.cache/sam3lib`` (read at call time, never created here)."""
-    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
-    return Path(configured) if configured else Path.home() / ".cache" / "sam3lib"
 
 
 def prepare_export(

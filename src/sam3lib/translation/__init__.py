@@ -4,7 +4,9 @@ The pipeline, one module per step: :mod:`.detect` decides whether the text needs
 (only text with CJK ideographs does), :mod:`.normalize` folds full-width forms and drops
 punctuation and emoji, :mod:`.dictionary` maps traditional characters to simplified, segments
 with jieba and looks words up in CC-CEDICT, :mod:`.curated` overrides the dictionary for visual
-concepts, and :mod:`.rules` reorders the words into an English noun phrase.
+concepts, and :mod:`.rules` reorders the words into an English noun phrase. :mod:`.query`
+decides which prompts go through a translator (this one or the user's) on their way to the
+model.
 
 jieba and CC-CEDICT come from the optional ``zh`` extra and load on the first Chinese prompt,
 never at import.
@@ -17,11 +19,26 @@ from sam3lib.translation.curated import CLAUSE_VERBS, LOCATIONS, VISUAL_CONCEPTS
 from sam3lib.translation.detect import has_cjk
 from sam3lib.translation.dictionary import Dictionary, load_dictionary, load_segmenter
 from sam3lib.translation.normalize import clean, to_simplified
+from sam3lib.translation.query import (
+    Translator,
+    check_translator,
+    english_queries,
+    english_query,
+    needs_translation,
+)
 from sam3lib.translation.rules import drop_counts, noun_phrase
 
 MAX_PROMPT_CHARS = 200
 
-__all__ = ["MAX_PROMPT_CHARS", "translate"]
+__all__ = [
+    "MAX_PROMPT_CHARS",
+    "Translator",
+    "check_translator",
+    "english_queries",
+    "english_query",
+    "needs_translation",
+    "translate",
+]
 
 _KNOWN_WORDS = frozenset(VISUAL_CONCEPTS) | frozenset(LOCATIONS) | frozenset(CLAUSE_VERBS)
 
