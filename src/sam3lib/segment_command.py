@@ -5,6 +5,7 @@ options, the output files (:class:`Outputs`), coordinate parsing and error repor
 
 Example:
     sam3lib segment street.jpg --prompt "red car" --prompt bicycle --out cars.png --json cars.json
+    sam3lib segment street.jpg --prompt 红色的汽车   # translated: the model reads "red car"
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
 from sam3lib.result import SegmentationResult
+from sam3lib.translation import Translator, translate
 
 if TYPE_CHECKING:
     from sam3lib.segmenter import Segmenter
@@ -36,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     parser.add_argument(
-        "--prompt", action="append", default=[], metavar="TEXT", help="repeat for several"
+        "--prompt",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="repeat for several; Chinese is translated to English (see --no-translate)",
     )
     parser.add_argument(
         "--box",
@@ -58,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask-threshold", type=float, default=0.5)
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--refine", type=int, default=0, metavar="LEVEL", help="0 (off) to 5")
+    add_translation_argument(parser)
     add_model_arguments(parser)
     add_output_arguments(parser)
     return parser
@@ -72,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    segmenter = load_segmenter(args)
+    segmenter = load_segmenter(args, translator=chosen_translator(args))
     boxes = args.box + args.negative_box
     options: dict[str, Any] = {
         "boxes": boxes or None,
@@ -118,12 +125,34 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="write the results as JSON (COCO RLE masks)")
 
 
-def load_segmenter(args: argparse.Namespace) -> Segmenter:
-    """The Segmenter :func:`add_model_arguments` describes."""
+def add_translation_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-translate``: what :func:`chosen_translator` reads."""
+    parser.add_argument(
+        "--no-translate",
+        action="store_true",
+        help="send prompts to the model exactly as typed; by default a prompt in Chinese is "
+        "translated to an English query offline (needs the 'zh' extra)",
+    )
+
+
+def chosen_translator(args: argparse.Namespace) -> Translator | None:
+    """The translator :func:`add_translation_argument` asked for: None with
+    ``--no-translate``, else :func:`sam3lib.translate`."""
+    return None if args.no_translate else translate
+
+
+def load_segmenter(
+    args: argparse.Namespace, *, translator: Translator | None = translate
+) -> Segmenter:
+    """The Segmenter :func:`add_model_arguments` describes, with ``translator``."""
     from sam3lib.segmenter import Segmenter  # torch is imported only when there is work
 
     return Segmenter.from_pretrained(
-        args.model, device=args.device, backend=args.backend, precision=args.precision
+        args.model,
+        device=args.device,
+        backend=args.backend,
+        precision=args.precision,
+        translator=translator,
     )
 
 
@@ -180,20 +209,24 @@ class Outputs:
         """Write the JSON report of every image added."""
         if self.json is not None:
             report = {"model": self.model, "images": self.entries}
-            self.json.write_text(json.dumps(report, indent=2))
+            # Prompts stay readable (红色的汽车, not \u7ea2...) in a UTF-8 file.
+            self.json.write_text(json.dumps(report, indent=2, ensure_ascii=False), "utf-8")
 
     def _target(self, path: Path, image: Path) -> Path:
         return path / f"{image.stem}.png" if self.several else path
 
 
 def print_summary(path: Path, results: Sequence[SegmentationResult]) -> None:
+    """``path``, then a line per result: its label (``prompt → query`` when the prompt was
+    translated), how many instances and their scores."""
     print(path)
     for result in results:
         shown = ", ".join(f"{score:.2f}" for score in result.scores[:_SCORES_LISTED])
         more = ", …" if len(result) > _SCORES_LISTED else ""
-        print(
-            f"  {result.label}: {len(result)} instance(s)" + (f" [{shown}{more}]" if shown else "")
-        )
+        asked = result.label
+        if result.query is not None and result.query != result.prompt:
+            asked = f"{result.label} → {result.query}"
+        print(f"  {asked}: {len(result)} instance(s)" + (f" [{shown}{more}]" if shown else ""))
 
 
 def parse_box(text: str) -> list[float]:

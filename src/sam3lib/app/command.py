@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
-from sam3lib.segment_command import DEFAULT_MODEL
+from sam3lib.segment_command import DEFAULT_MODEL, add_translation_argument, chosen_translator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-queue", type=int, default=32, help="requests waiting before new ones are refused"
     )
+    add_translation_argument(parser)
     return parser
 
 
@@ -55,7 +56,11 @@ def _launch(args: argparse.Namespace) -> int:
     from sam3lib.segmenter import Segmenter
 
     segmenter = Segmenter.from_pretrained(
-        args.model, device=args.device, backend=args.backend, precision=args.precision
+        args.model,
+        device=args.device,
+        backend=args.backend,
+        precision=args.precision,
+        translator=chosen_translator(args),
     )
     # Entered before build_app imports gradio: the page serves files from this folder only.
     with private_gradio_folder() as folder:

@@ -93,6 +93,7 @@ class ModelPool:
                     raise InputError(f"{name} / {checked} is not available here")
                 options: dict[str, Any] = {"device": self.device, "backend": name}
                 model = self._load(self.source, precision=checked, **options)
+                model.translator = self.first.translator  # every model translates alike
                 self._models[(name, checked)] = model
             return model
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
-from sam3lib.segment_command import DEFAULT_MODEL
+from sam3lib.segment_command import DEFAULT_MODEL, add_translation_argument, chosen_translator
 
 _NEEDED = ("fastapi", "uvicorn", "multipart")  # multipart: python-multipart, for uploads
 
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    add_translation_argument(parser)
     _add_access_arguments(parser)
     return parser
 
@@ -127,7 +128,11 @@ def _serve(args: argparse.Namespace) -> int:
     )
     logger = configure_json_logging(args.log_level)
     segmenter = Segmenter.from_pretrained(
-        args.model, device=args.device, backend=args.backend, precision=args.precision
+        args.model,
+        device=args.device,
+        backend=args.backend,
+        precision=args.precision,
+        translator=chosen_translator(args),
     )
     app = create_app(
         segmenter,
