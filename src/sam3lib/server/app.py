@@ -7,8 +7,13 @@ stay open (:mod:`~sam3lib.server.access`). CORS headers are sent only for config
 Every request gets an id (the client's ``X-Request-ID`` if it sent a sane one), echoed in the
 response header, in error bodies and in the JSON log line written when the request ends.
 Errors are answered as ``{"detail": message, "request_id": id}`` with a 4xx status (409 for
-clicks or automatic masks asked of a checkpoint without the interactive head); anything
-unexpected is logged with its traceback and answered 500 with no details.
+clicks or automatic masks asked of a checkpoint without the interactive head, or for a Chinese
+prompt on a server without the ``zh`` extra); anything unexpected is logged with its traceback
+and answered 500 with no details.
+
+Prompts that are not ASCII go through the segmenter's translator (:func:`sam3lib.translate`
+unless the server was started with ``--no-translate``); each result carries the user's
+``prompt`` and the English ``query`` the model read.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from sam3lib import __version__
-from sam3lib.errors import InputError, InteractiveUnavailableError
+from sam3lib.errors import BackendUnavailableError, InputError, InteractiveUnavailableError
 from sam3lib.segmenter import Segmenter
 from sam3lib.server.access import UNAUTHORIZED, add_cors, api_key_dependencies
 from sam3lib.server.errors import ApiError
@@ -70,6 +75,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "malformed request: the message names the field"),
         (503, "queue full; retry after Retry-After seconds"),
     ]
+}
+_SEGMENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {
+        "model": ErrorResponse,
+        "description": "a prompt needs translating to English and this server cannot (its "
+        "'zh' extra is missing; see translation in /v1/info)",
+    },
 }
 _INTERACTIVE_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
@@ -162,6 +175,7 @@ def create_app(
             version=__version__,
             limits=asdict(bounds),
             interactive=backend.config.tracker is not None,
+            translation=segmenter.translator is not None,
             mask_input_size=segmenter.interactive.mask_size,
         )
 
@@ -213,14 +227,16 @@ def create_app(
 
     @api.post(
         "/v1/segment",
-        responses={200: {"model": SegmentResponse}, **_ERRORS},
+        responses={200: {"model": SegmentResponse}, **_SEGMENT_ERRORS},
         openapi_extra={"requestBody": SEGMENT_FORM.request_body_schema()},
     )
     async def segment(request: Request) -> JSONResponse:
         """Find every instance of each prompt: boxes, scores, labels and masks per prompt.
 
         Send JSON (``image`` as base64) or a multipart form (``image`` as a file, one
-        ``prompts`` field per prompt, ``boxes`` as JSON text).
+        ``prompts`` field per prompt, ``boxes`` as JSON text); text is UTF-8. A prompt in
+        Chinese (红色的汽车) is translated to English (red car) first: each result has the
+        ``prompt`` as sent and the ``query`` the model read.
         """
         options, payloads, timings, size = await answer(
             request,
@@ -375,6 +391,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def interactive_unavailable(request: Request, error: Exception) -> Response:
         return _error_response(request, 409, str(error))
 
+    async def backend_unavailable(request: Request, error: Exception) -> Response:
+        # Only a request's translation can raise it after start-up: the zh extra is missing.
+        return _error_response(request, 409, str(error))
+
     async def validation_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, RequestValidationError)
         return _error_response(request, 422, validation_message(error.errors()))
@@ -386,6 +406,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(InputError, input_error)
     app.add_exception_handler(InteractiveUnavailableError, interactive_unavailable)
+    app.add_exception_handler(BackendUnavailableError, backend_unavailable)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
 

@@ -88,7 +88,12 @@ class InteractiveInstanceOut(InstanceOut):
 
 
 class ResultOut(BaseModel):
-    prompt: str | None
+    prompt: str | None = Field(description="the prompt as sent; null for exemplar boxes only")
+    query: str | None = Field(
+        None,
+        description="the English text the model read for the prompt: the prompt itself when "
+        "it is English, its translation otherwise (红色的汽车 → red car); null without a prompt",
+    )
     label: str
     image_size: list[int] = Field(description="[height, width]")
     timings: dict[str, float] = Field(description="seconds per model stage")
@@ -146,6 +151,10 @@ class InfoResponse(BaseModel):
         "interactive head); without it they answer 409"
     )
     mask_input_size: int = Field(description="side m of the low-resolution logits (288)")
+    translation: bool = Field(
+        description="whether prompts that are not ASCII are translated to English before the "
+        "model reads them (off with sam3lib serve --no-translate)"
+    )
 
 
 class ErrorResponse(BaseModel):
