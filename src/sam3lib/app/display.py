@@ -20,6 +20,7 @@ from sam3lib.app.presentation import (
     Instance,
     legend_html,
     list_instances,
+    queries_html,
     stage_seconds,
     timings_markdown,
 )
@@ -37,7 +38,7 @@ class Display:
         results: one per prompt (or one for boxes only).
         overlay: the annotated image.
         instances: the legend's rows.
-        legend: the legend as HTML.
+        legend: the legend as HTML, after the English queries of translated prompts.
         timings: per-stage milliseconds as a Markdown table.
         downloads: ``masks.png`` and ``masks_coco_rle.json``.
     """
@@ -65,8 +66,9 @@ def segment_for_display(
     Args:
         segmenter: the model to use.
         image: the picture (numpy array or PIL image), as the page hands it over.
-        prompts_text: comma-separated prompts (``"red car, bicycle"``); may be blank when
-            boxes are given.
+        prompts_text: comma-separated prompts (``"red car, bicycle"``, ``"红色的汽车，狗"``);
+            may be blank when boxes are given. Prompts not in English go through the
+            segmenter's translator.
         boxes_text: exemplar boxes ``x0,y0,x1,y1``, separated by ``;``.
         threshold: detection threshold.
         refine: mask refinement level, 0 (off) to 5.
@@ -96,7 +98,7 @@ def segment_for_display(
         results=results,
         overlay=draw_overlay(image, results),
         instances=instances,
-        legend=legend_html(instances),
+        legend=queries_html(results) + legend_html(instances),
         timings=timings_markdown(stage_seconds(results), total_s, model_title(segmenter)),
         downloads=write_downloads(results, directory),
     )

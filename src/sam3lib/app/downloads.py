@@ -72,5 +72,5 @@ def write_downloads(results: Sequence[SegmentationResult], directory: Path) -> l
         "image_size": list(results[0].image_size),
         "results": [result.to_dict("rle") for result in results],
     }
-    rle.write_text(json.dumps(report))
+    rle.write_text(json.dumps(report, ensure_ascii=False), "utf-8")  # prompts stay readable
     return [png, rle]

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from sam3lib.errors import InputError
+
+# The ASCII comma, and the full-width comma and enumeration comma of Chinese text.
+_PROMPT_SEPARATORS = re.compile("[,，、]")
 
 
 def parse_prompts(text: str) -> list[str]:
-    """Comma-separated prompts, trimmed, blanks dropped.
+    """Comma-separated prompts (``,``, ``，`` or ``、``), trimmed, blanks dropped.
 
     Example:
         >>> parse_prompts(" red car, bicycle ,, ")
         ['red car', 'bicycle']
+        >>> parse_prompts("红色的汽车，狗、cat")
+        ['红色的汽车', '狗', 'cat']
     """
-    return [prompt.strip() for prompt in text.split(",") if prompt.strip()]
+    return [prompt.strip() for prompt in _PROMPT_SEPARATORS.split(text) if prompt.strip()]
 
 
 def parse_boxes(text: str) -> list[list[float]]:

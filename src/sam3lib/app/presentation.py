@@ -15,6 +15,7 @@ from sam3lib.visualize import instance_colors
 
 # Stages of SegmentationResult.timings, in the order they run, with the names users see.
 STAGES = {
+    "translate": "translate prompts",
     "preprocess": "preprocess",
     "encode_image": "encode image",
     "encode_interactive": "encode (interactive head)",
@@ -87,6 +88,24 @@ def legend_html(instances: Sequence[Instance]) -> str:
         for instance in instances
     )
     return f'<ul class="legend" style="padding:0;margin:0">{items}</ul>'
+
+
+def queries_html(results: Sequence[SegmentationResult]) -> str:
+    """The English queries of translated prompts (``红色的汽车 → red car``); empty when every
+    prompt was read as typed.
+
+    Example:
+        >>> queries_html([SegmentationResult.empty("狗", (4, 6), query="dog")])
+        '<p class="legend-queries">The model read: 狗 → dog</p>'
+    """
+    translated = [
+        f"{html.escape(result.label)} → {html.escape(result.query)}"
+        for result in results
+        if result.query is not None and result.query != result.prompt
+    ]
+    if not translated:
+        return ""
+    return f'<p class="legend-queries">The model read: {"; ".join(translated)}</p>'
 
 
 def instance_details(instance: Instance) -> str:

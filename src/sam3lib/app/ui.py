@@ -123,8 +123,8 @@ def build_app(
                     choices=sample_names(), value=None, label="…or a sample", elem_id="sample"
                 )
                 prompts = gr.Textbox(
-                    label="Prompts (comma-separated)",
-                    placeholder="red car, bicycle",
+                    label="Prompts (comma-separated; Chinese is translated to English)",
+                    placeholder="red car, bicycle, 红色的汽车",
                     elem_id="prompts",
                 )
                 boxes = gr.Textbox(
