@@ -2,7 +2,8 @@
 
 Each instance gets its own colour (:func:`instance_colors`): its mask is blended over the
 image, its boundary drawn opaque in a darker or brighter shade, and a "label score" tag placed
-at the top-left of its box. Everything is drawn at the image's original size.
+at the top-left of its box, in a font that has the label's glyphs (:mod:`sam3lib.fonts`: a
+CJK font for Chinese labels). Everything is drawn at the image's original size.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from sam3lib.errors import InputError
+from sam3lib.fonts import Font, tag_font
 from sam3lib.preprocess import ImageLike, to_rgb_uint8
 from sam3lib.result import SegmentationResult
 
@@ -135,10 +137,12 @@ def draw_overlay(
     picture = Image.fromarray(drawn)
     if show_labels:
         draw = ImageDraw.Draw(picture)
-        font = _font(height, width)
+        font_size = _font_size(height, width)
         placed: list[Rectangle] = []
         for (label, score, box, _), color in zip(instances, colors, strict=True):
-            tag = _draw_tag(draw, f"{label} {score:.2f}", box, color, font, (height, width), placed)
+            text = f"{label} {score:.2f}"
+            font = tag_font(text, font_size)
+            tag = _draw_tag(draw, text, box, color, font, (height, width), placed)
             placed.append(tag)
     return picture
 
@@ -197,12 +201,8 @@ def _edge_color(color: Color) -> Color:
     return (round(shaded[0]), round(shaded[1]), round(shaded[2]))
 
 
-def _font(height: int, width: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    size = max(12, round(min(height, width) / 45))
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one fixed-size bitmap font
-        return ImageFont.load_default()
+def _font_size(height: int, width: int) -> int:
+    return max(12, round(min(height, width) / 45))
 
 
 def _draw_tag(
@@ -210,7 +210,7 @@ def _draw_tag(
     text: str,
     box: npt.NDArray[np.float32],
     color: Color,
-    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
+    font: Font,
     size: tuple[int, int],
     placed: Sequence[Rectangle],
 ) -> Rectangle:
