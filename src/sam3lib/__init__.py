@@ -14,6 +14,7 @@ from sam3lib.errors import (
     Sam3Error,
 )
 from sam3lib.interactive import GeneratedMasks, InteractiveResult, MaskGenerationOptions
+from sam3lib.labelling import LabelSummary, RunMismatchError, label
 from sam3lib.model import Sam3Config, Sam3Model
 from sam3lib.result import SegmentationResult
 from sam3lib.segmenter import Segmenter
@@ -32,13 +33,16 @@ __all__ = [
     "InputError",
     "InteractiveResult",
     "InteractiveUnavailableError",
+    "LabelSummary",
     "MaskGenerationOptions",
     "NotASam3CheckpointError",
+    "RunMismatchError",
     "Sam3Config",
     "Sam3Error",
     "Sam3Model",
     "SegmentationResult",
     "Segmenter",
     "__version__",
+    "label",
     "translate",
 ]

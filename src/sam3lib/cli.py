@@ -25,6 +25,10 @@ SUBCOMMANDS = {
         "sam3lib.interactive_command:everything_main",
         "automatic masks of every object, no prompt",
     ),
+    "label": (
+        "sam3lib.labelling.command",
+        "label a folder of images into a COCO/YOLO/JSONL dataset, resumable",
+    ),
     "export": ("sam3lib.export.command", "export the model to ONNX graphs and a manifest"),
     "app": ("sam3lib.app.command", "web demo: type a prompt, or click objects (extra 'app')"),
     "serve": (

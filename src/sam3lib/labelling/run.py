@@ -1,0 +1,240 @@
+"""``sam3lib.label``: a folder of images and some prompts in, a dataset out — resumable.
+
+The run's state lives in ``OUT/run/``: the manifest (:mod:`.manifest`) and the committed
+shards (:mod:`.shards`). Running the same call again skips every image already committed and
+assembles the dataset again (:mod:`.assemble`); after a crash, that is how it resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from tqdm.auto import tqdm
+
+from sam3lib.backends.base import Precision
+from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
+from sam3lib.errors import InputError
+from sam3lib.labelling.assemble import assemble
+from sam3lib.labelling.loading import DEFAULT_MAX_PIXELS
+from sam3lib.labelling.manifest import RunManifest, open_manifest, weights_digest
+from sam3lib.labelling.settings import (
+    DatasetFormat,
+    LabelSettings,
+    MaskEncoding,
+    ModelSpec,
+    RunOptions,
+)
+from sam3lib.labelling.shards import ShardStore
+from sam3lib.labelling.sources import SourceItem, SourceLike, describe_source, iter_source
+from sam3lib.labelling.summary import LabelSummary, RunTally
+
+__all__ = ["Engine", "label"]
+
+Engine = Literal["local", "ray"]
+_RUN_DIRECTORY = "run"
+
+
+def label(
+    source: SourceLike,
+    prompts: str | Sequence[str],
+    out: str | os.PathLike[str],
+    *,
+    model: str | os.PathLike[str] = "facebook/sam3",
+    format: DatasetFormat = "coco",
+    mask_encoding: MaskEncoding = "rle",
+    engine: Engine = "local",
+    backend: str | None = None,
+    precision: Precision = "fp32",
+    device: str = "cpu",
+    threshold: float = 0.5,
+    mask_threshold: float = 0.5,
+    top_k: int | None = None,
+    nms_iou: float | None = None,
+    refine: int = 0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    overlays: bool = False,
+    instance_maps: bool = False,
+    batch_size: int = 1,
+    workers: int = 2,
+    shard_size: int = 64,
+    progress: bool | None = None,
+    ray_address: str | None = None,
+    ray_actors: int = 2,
+    ray_gpus_per_actor: float = 0.0,
+) -> LabelSummary:
+    """Label every image of ``source`` with ``prompts`` into a dataset in ``out``.
+
+    Results are committed in shards as they come; calling again with the same arguments
+    skips what is done (after a crash too) and rewrites the dataset files. A bad image never
+    stops the run: it is listed in ``out/errors.jsonl`` with the reason.
+
+    Args:
+        source: a directory (searched recursively), a glob (``"photos/**/*.jpg"``), a text
+            file of paths (relative to the file), an image file, or an iterable of paths and
+            images.
+        prompts: the text prompts; each is a category (ids from 1 in this order).
+        out: the dataset directory (created; reused to resume).
+        model: hub repo id, checkpoint directory, weights file or exported-graph directory.
+        format: ``"coco"`` → ``annotations.json``; ``"yolo"`` → ``labels/``, ``images/``,
+            ``data.yaml``; ``"jsonl"`` → ``results.jsonl`` (everything, timings included).
+        mask_encoding: COCO masks as ``"rle"`` or ``"polygons"``.
+        engine: ``"local"`` (this process) or ``"ray"`` (Ray Data, extra ``ray``).
+        backend, precision, device: as for :meth:`Segmenter.from_pretrained`.
+        threshold, mask_threshold, top_k, nms_iou, refine: as for :meth:`Segmenter.segment`.
+        max_pixels: larger images are recorded as failed rather than decoded.
+        overlays: also write ``overlays/<image>.png``.
+        instance_maps: also write ``instance_maps/<image>.png`` (pixel = instance number).
+        batch_size: images encoded together (worth it on a GPU; 1 on a CPU).
+        workers: threads decoding images ahead of the model.
+        shard_size: images per commit: at most this many are redone after a crash.
+        progress: show a progress bar; by default only on a terminal.
+        ray_address: a Ray cluster to join (``"auto"``, ``"ray://head:10001"``); by default a
+            local Ray instance is started.
+        ray_actors: Segmenter actors on Ray (one model each).
+        ray_gpus_per_actor: GPUs per actor (1: one actor per GPU; 0: CPU actors).
+
+    Returns:
+        A :class:`~sam3lib.labelling.LabelSummary`; its ``exit_status`` is 3 when some images
+        failed.
+
+    Raises:
+        InputError: a bad argument or source (the message names it).
+        RunMismatchError: ``out`` holds a run made with other settings.
+        CheckpointError: the model cannot be loaded.
+
+    Example:
+        >>> summary = sam3lib.label("photos/", ["car", "person"], "dataset/")  # doctest: +SKIP
+        >>> print(summary)  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    settings = LabelSettings(
+        prompts=(prompts,) if isinstance(prompts, str) else tuple(prompts),
+        format=format,
+        mask_encoding=mask_encoding,
+        threshold=threshold,
+        mask_threshold=mask_threshold,
+        top_k=top_k,
+        nms_iou=nms_iou,
+        refine=refine,
+        max_pixels=max_pixels,
+        overlays=overlays,
+        instance_maps=instance_maps,
+    )
+    options = RunOptions(
+        batch_size=batch_size, workers=workers, shard_size=shard_size, progress=progress
+    )
+    spec = ModelSpec(source=os.fspath(model), backend=backend, precision=precision, device=device)
+    if engine not in ("local", "ray"):
+        raise InputError(f"engine: expected 'local' or 'ray', got {engine!r}")
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"out: '{out_dir}' is a file; give a directory for the dataset")
+    resolved = resolve_checkpoint(spec.source)
+    manifest = RunManifest(
+        settings, spec, weights_digest(_weight_files(resolved)), describe_source(source)
+    )
+    run_dir = out_dir / _RUN_DIRECTORY
+    open_manifest(run_dir / "manifest.json", manifest)
+    store = ShardStore(
+        run_dir / "shards", shard_size=options.shard_size, commit_seconds=options.commit_seconds
+    )
+    done = store.done_keys()
+    items = iter_source(source)
+    listed: list[SourceItem] | None = None
+    if isinstance(source, (str, os.PathLike, Sequence)):
+        listed = list(items)  # a known length: the progress bar shows a total and an ETA
+    work: Iterable[SourceItem] = (
+        [item for item in listed if item.key not in done]
+        if listed is not None
+        else (item for item in items if item.key not in done)
+    )
+    total = None if listed is None else len(listed)
+    initial = 0 if listed is None else len(listed) - len(work)  # type: ignore[arg-type]
+    tally = RunTally()
+    with _progress_bar(options.progress, total, initial) as advance:
+        if isinstance(work, list) and not work:
+            pass  # all done by earlier runs: no model to load, only the files to assemble
+        elif engine == "local":
+            _run_local(work, spec, settings, options, out_dir, store, tally, advance)
+        else:
+            from sam3lib.labelling.ray_engine import run_ray
+
+            run_ray(
+                work,
+                spec,
+                settings,
+                options,
+                out_dir,
+                store,
+                tally,
+                advance,
+                address=ray_address,
+                actors=ray_actors,
+                gpus_per_actor=ray_gpus_per_actor,
+            )
+    assembled = assemble(out_dir, store, settings)
+    return LabelSummary(
+        out=out_dir,
+        files=tuple(assembled.files),
+        images=assembled.images,
+        failed=assembled.failed,
+        instances=assembled.instances,
+        processed=tally.processed,
+        seconds=time.perf_counter() - started,
+        stage_seconds=dict(tally.stage_seconds),
+    )
+
+
+def _run_local(
+    items: Iterable[SourceItem],
+    spec: ModelSpec,
+    settings: LabelSettings,
+    options: RunOptions,
+    out: Path,
+    store: ShardStore,
+    tally: RunTally,
+    advance: Callable[[int], None],
+) -> None:
+    from sam3lib.labelling.labeller import BatchLabeller
+    from sam3lib.labelling.local_engine import run_local
+    from sam3lib.segmenter import Segmenter
+
+    segmenter = Segmenter.from_pretrained(
+        spec.source,
+        backend=spec.backend,
+        precision=spec.precision,
+        device=spec.device,
+    )
+    run_local(items, BatchLabeller(segmenter, settings, out), store, options, tally, advance)
+
+
+def _weight_files(resolved: ResolvedCheckpoint) -> list[Path]:
+    if resolved.weights_path is not None:
+        return [resolved.weights_path]
+    assert resolved.export_dir is not None
+    # The graphs and their manifest; not the engine caches a backend may add beside them.
+    graphs = (path for path in resolved.export_dir.iterdir() if path.suffix in (".onnx", ".data"))
+    return [resolved.export_dir / "manifest.json", *sorted(graphs)]
+
+
+@contextmanager
+def _progress_bar(
+    enabled: bool | None, total: int | None, initial: int
+) -> Iterator[Callable[[int], None]]:
+    """A bar over all images (those done by earlier runs count as done), with images/s and
+    an ETA; ``enabled=None``: shown on a terminal only (tqdm's ``disable=None``)."""
+    bar = tqdm(
+        total=total,
+        initial=initial,
+        desc="labelling",
+        unit="image",
+        disable=None if enabled is None else not enabled,
+        smoothing=0.05,
+    )
+    with bar:
+        yield bar.update

@@ -1,0 +1,169 @@
+"""Where the images of a labelling run come from, as a stream of numbered items.
+
+A source is a directory (searched recursively for image files), a glob pattern, a text file
+listing one path per line, one image file, or any Python iterable of paths and in-memory
+images. Every source yields its items in a fixed order, and each item has a ``key`` that is
+unique within the source and stable across runs: that is what a resumed run skips on.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from sam3lib.errors import InputError
+
+__all__ = ["IMAGE_EXTENSIONS", "SourceItem", "SourceLike", "describe_source", "iter_source"]
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+)
+LIST_EXTENSIONS = frozenset({".txt", ".lst", ".list"})
+_GLOB_CHARACTERS = frozenset("*?[")
+
+SourceLike: TypeAlias = str | os.PathLike[str] | Iterable[Any]
+
+
+@dataclass(frozen=True)
+class SourceItem:
+    """One image of a source.
+
+    Attributes:
+        index: position in the source (0, 1, ...): the order of the final dataset.
+        key: unique, stable name: the path relative to a source directory, the path as listed
+            for other sources, ``"image-000007"`` for an in-memory image.
+        file_name: the name written to datasets (COCO ``file_name``): the relative path for a
+            directory source, else the path as given, else ``key + ".png"``.
+        image: the path to read, or the in-memory image itself.
+    """
+
+    index: int
+    key: str
+    file_name: str
+    image: Any
+
+    @property
+    def path(self) -> Path | None:
+        """The file to read, or None for an in-memory image."""
+        return self.image if isinstance(self.image, Path) else None
+
+
+def iter_source(source: SourceLike) -> Iterator[SourceItem]:
+    """The items of ``source``, in its fixed order.
+
+    Raises:
+        InputError: the source does not exist, a glob matches nothing, or the source is of an
+            unsupported type.
+
+    Example:
+        >>> [item.key for item in iter_source(["a.jpg", "b.jpg"])]
+        ['a.jpg', 'b.jpg']
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return _iter_paths(_paths_of(source), relative_to=_root_directory(source))
+    if isinstance(source, (bytes, bytearray)):
+        raise InputError("source: expected a path, a glob or an iterable of images, got bytes")
+    if isinstance(source, Iterable):
+        return _iter_objects(source)
+    raise InputError(
+        f"source: expected a directory, a glob, a list file, an image file or an iterable of "
+        f"paths/images; got {type(source).__name__}"
+    )
+
+
+def describe_source(source: SourceLike) -> str:
+    """A short description of the source for the run manifest (a path, or what kind)."""
+    if isinstance(source, (str, os.PathLike)):
+        return str(Path(source).resolve()) if not _is_glob(str(source)) else str(source)
+    return f"<{type(source).__name__}>"
+
+
+def count_items(source: SourceLike) -> int | None:
+    """How many items ``source`` has, where that is known without reading it (None else)."""
+    if isinstance(source, (str, os.PathLike)):
+        return sum(1 for _ in _paths_of(source))
+    try:
+        return len(source)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _is_glob(text: str) -> bool:
+    return any(character in _GLOB_CHARACTERS for character in text)
+
+
+def _root_directory(source: str | os.PathLike[str]) -> Path | None:
+    path = Path(source)
+    return path if not _is_glob(str(source)) and path.is_dir() else None
+
+
+def _paths_of(source: str | os.PathLike[str]) -> Iterator[Path]:
+    text = os.fspath(source)
+    if _is_glob(text):
+        matches = sorted(glob.glob(text, recursive=True))
+        files = [Path(match) for match in matches if Path(match).is_file()]
+        if not files:
+            raise InputError(f"source: the pattern {text!r} matches no file")
+        return iter(files)
+    path = Path(text)
+    if path.is_dir():
+        return _image_files(path)
+    if not path.exists():
+        raise InputError(f"source: no such file or directory: '{path}'")
+    if path.suffix.lower() in LIST_EXTENSIONS:
+        return _listed_paths(path)
+    return iter([path])
+
+
+def _image_files(directory: Path) -> Iterator[Path]:
+    # Sorted by relative path: the same order on every file system and every run.
+    found = (
+        path
+        for path in directory.rglob("*")
+        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
+    )
+    return iter(sorted(found, key=lambda path: path.relative_to(directory).as_posix()))
+
+
+def _listed_paths(list_file: Path) -> Iterator[Path]:
+    """Paths in a list file, one per line; blank lines and ``#`` comments skipped; relative
+    paths are relative to the list file's directory (so the list can move with the images)."""
+    try:
+        lines = list_file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"source: could not read the list file '{list_file}' ({error})") from None
+    for line in lines:
+        entry = line.strip()
+        if entry and not entry.startswith("#"):
+            path = Path(entry)
+            yield path if path.is_absolute() else list_file.parent / path
+
+
+def _iter_paths(paths: Iterator[Path], relative_to: Path | None) -> Iterator[SourceItem]:
+    seen: set[str] = set()
+    for index, path in enumerate(paths):
+        key = path.relative_to(relative_to).as_posix() if relative_to else path.as_posix()
+        if key in seen:
+            raise InputError(f"source: '{key}' is listed twice; each image must appear once")
+        seen.add(key)
+        yield SourceItem(index=index, key=key, file_name=key, image=path)
+
+
+def _iter_objects(objects: Iterable[Any]) -> Iterator[SourceItem]:
+    seen: set[str] = set()
+    for index, value in enumerate(objects):
+        if isinstance(value, (str, os.PathLike)):
+            path = Path(value)
+            key = path.as_posix()
+            item = SourceItem(index=index, key=key, file_name=key, image=path)
+        else:  # an image in memory: named by its position
+            key = f"image-{index:06d}"
+            item = SourceItem(index=index, key=key, file_name=f"{key}.png", image=value)
+        if item.key in seen:
+            raise InputError(f"source: '{item.key}' is listed twice; each image must appear once")
+        seen.add(item.key)
+        yield item
