@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from sam3lib.labelling.atomic import remove_partial_files
 from sam3lib.labelling.records import is_error
 from sam3lib.labelling.settings import LabelSettings
 from sam3lib.labelling.shards import ShardStore
@@ -31,6 +32,7 @@ class Assembled:
 
 def assemble(out: Path, store: ShardStore, settings: LabelSettings) -> Assembled:
     """Write ``settings.format``'s files and ``errors.jsonl`` into ``out``."""
+    remove_partial_files(out)
     prompts = settings.prompts
     images = 0
     per_category: Counter[int] = Counter()

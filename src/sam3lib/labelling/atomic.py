@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["CRASH_VARIABLE", "atomic_writer", "write_atomic"]
+__all__ = ["CRASH_VARIABLE", "atomic_writer", "remove_partial_files", "write_atomic"]
 
 CRASH_VARIABLE = "SAM3LIB_CRASH_WRITING"
 
@@ -58,6 +58,13 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` atomically (text as UTF-8)."""
     with atomic_writer(path, "wb" if isinstance(data, bytes) else "w") as file:
         file.write(data)
+
+
+def remove_partial_files(directory: Path) -> None:
+    """Delete the temporary files a crash left in ``directory`` (never complete, never read)."""
+    if directory.is_dir():
+        for partial in directory.glob(".*.part"):
+            partial.unlink(missing_ok=True)
 
 
 def _crash_halfway(file: IO) -> None:  # type: ignore[type-arg]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sam3lib.errors import InputError
-from sam3lib.labelling.atomic import write_atomic
+from sam3lib.labelling.atomic import remove_partial_files, write_atomic
 
 __all__ = ["ShardStore"]
 
@@ -52,6 +52,7 @@ class ShardStore:
         self.shard_size = shard_size
         self.commit_seconds = commit_seconds
         directory.mkdir(parents=True, exist_ok=True)
+        remove_partial_files(directory)
         self._buffer: list[dict[str, Any]] = []
         self._buffer_started = time.monotonic()
         self._next_number = max((number for number, _ in self._shards()), default=-1) + 1

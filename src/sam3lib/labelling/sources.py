@@ -34,10 +34,11 @@ class SourceItem:
 
     Attributes:
         index: position in the source (0, 1, ...): the order of the final dataset.
-        key: unique, stable name: the path relative to a source directory, the path as listed
-            for other sources, ``"image-000007"`` for an in-memory image.
-        file_name: the name written to datasets (COCO ``file_name``): the relative path for a
-            directory source, else the path as given, else ``key + ".png"``.
+        key: unique, stable name: the path relative to a source directory, the entry as
+            written in a list file, the path as given otherwise, ``"image-000007"`` for an
+            in-memory image.
+        file_name: the name written to datasets (COCO ``file_name``): the key, or
+            ``key + ".png"`` for an in-memory image.
         image: the path to read, or the in-memory image itself.
     """
 
@@ -64,7 +65,7 @@ def iter_source(source: SourceLike) -> Iterator[SourceItem]:
         ['a.jpg', 'b.jpg']
     """
     if isinstance(source, (str, os.PathLike)):
-        return _iter_paths(_paths_of(source), relative_to=_root_directory(source))
+        return _iter_named(_named_paths(source))
     if isinstance(source, (bytes, bytearray)):
         raise InputError("source: expected a path, a glob or an iterable of images, got bytes")
     if isinstance(source, Iterable):
@@ -85,7 +86,7 @@ def describe_source(source: SourceLike) -> str:
 def count_items(source: SourceLike) -> int | None:
     """How many items ``source`` has, where that is known without reading it (None else)."""
     if isinstance(source, (str, os.PathLike)):
-        return sum(1 for _ in _paths_of(source))
+        return sum(1 for _ in _named_paths(source))
     try:
         return len(source)  # type: ignore[arg-type]
     except TypeError:
@@ -96,42 +97,40 @@ def _is_glob(text: str) -> bool:
     return any(character in _GLOB_CHARACTERS for character in text)
 
 
-def _root_directory(source: str | os.PathLike[str]) -> Path | None:
-    path = Path(source)
-    return path if not _is_glob(str(source)) and path.is_dir() else None
-
-
-def _paths_of(source: str | os.PathLike[str]) -> Iterator[Path]:
+def _named_paths(source: str | os.PathLike[str]) -> Iterator[tuple[str, Path]]:
+    """(name, path) of each file of a path-like source: the name is the path relative to a
+    source directory, the entry as written in a list file, the path as matched by a glob."""
     text = os.fspath(source)
     if _is_glob(text):
         matches = sorted(glob.glob(text, recursive=True))
         files = [Path(match) for match in matches if Path(match).is_file()]
         if not files:
             raise InputError(f"source: the pattern {text!r} matches no file")
-        return iter(files)
+        return ((path.as_posix(), path) for path in files)
     path = Path(text)
     if path.is_dir():
-        return _image_files(path)
+        return ((file.relative_to(path).as_posix(), file) for file in _image_files(path))
     if not path.exists():
         raise InputError(f"source: no such file or directory: '{path}'")
     if path.suffix.lower() in LIST_EXTENSIONS:
         return _listed_paths(path)
-    return iter([path])
+    return iter([(path.as_posix(), path)])
 
 
-def _image_files(directory: Path) -> Iterator[Path]:
+def _image_files(directory: Path) -> list[Path]:
     # Sorted by relative path: the same order on every file system and every run.
     found = (
         path
         for path in directory.rglob("*")
         if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
     )
-    return iter(sorted(found, key=lambda path: path.relative_to(directory).as_posix()))
+    return sorted(found, key=lambda path: path.relative_to(directory).as_posix())
 
 
-def _listed_paths(list_file: Path) -> Iterator[Path]:
-    """Paths in a list file, one per line; blank lines and ``#`` comments skipped; relative
-    paths are relative to the list file's directory (so the list can move with the images)."""
+def _listed_paths(list_file: Path) -> Iterator[tuple[str, Path]]:
+    """Entries of a list file, one path per line; blank lines and ``#`` comments skipped;
+    relative paths are relative to the list file's directory (so the list can move with the
+    images)."""
     try:
         lines = list_file.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
@@ -140,13 +139,12 @@ def _listed_paths(list_file: Path) -> Iterator[Path]:
         entry = line.strip()
         if entry and not entry.startswith("#"):
             path = Path(entry)
-            yield path if path.is_absolute() else list_file.parent / path
+            yield entry, path if path.is_absolute() else list_file.parent / path
 
 
-def _iter_paths(paths: Iterator[Path], relative_to: Path | None) -> Iterator[SourceItem]:
+def _iter_named(named: Iterable[tuple[str, Path]]) -> Iterator[SourceItem]:
     seen: set[str] = set()
-    for index, path in enumerate(paths):
-        key = path.relative_to(relative_to).as_posix() if relative_to else path.as_posix()
+    for index, (key, path) in enumerate(named):
         if key in seen:
             raise InputError(f"source: '{key}' is listed twice; each image must appear once")
         seen.add(key)
