@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+import torch
 
 from checkpoint.checkpoint_factory import write_hub_checkpoint
 from helpers.transformers_reference import (
@@ -22,6 +24,33 @@ from sam3lib.model import Sam3Config
 from sam3lib.tokenizer import write_clip_vocab_files
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+# Under pytest-xdist (``-n 2`` in pyproject's addopts: one worker per core), every test that
+# uses the ONNX export runs on the same worker, so that the ~45 s export is done once; the
+# export tests that trace graphs of their own join it, so that two exports (each tracing in
+# two processes) never run at once.
+_XDIST_GROUPS = {"tiny_export_dir": "onnx-export"}
+_XDIST_GROUPED_DIRECTORIES = {"export": "onnx-export"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # One worker per core: with torch's default of one thread per core in each worker (and
+        # in the processes tests start), two workers' thread pools fight over the two cores
+        # and every test runs several times slower.
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        groups = [group for fixture, group in _XDIST_GROUPS.items() if fixture in fixtures]
+        directory = item.path.parent.name
+        groups += [g for name, g in _XDIST_GROUPED_DIRECTORIES.items() if name == directory]
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ import pytest
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
+from helpers.extras import needs_zh
 from labelling.conftest import PROMPTS, THRESHOLD, write_bad_files, write_pictures
-from sam3lib import RunMismatchError, Segmenter, label
+from sam3lib import InputError, RunMismatchError, Segmenter, label
 from sam3lib.labelling.sources import iter_source
 
 
@@ -41,6 +42,7 @@ def test_every_image_holds_what_segment_finds(labelled, tiny_checkpoint_dir: Pat
     segmenter = Segmenter.from_pretrained(tiny_checkpoint_dir)
     dataset = json.loads((out / "annotations.json").read_text())
     assert [c["name"] for c in dataset["categories"]] == PROMPTS
+    assert [c["query"] for c in dataset["categories"]] == PROMPTS  # English: read as typed
     assert [c["id"] for c in dataset["categories"]] == [1, 2]
     images = {image["file_name"]: image for image in dataset["images"]}
     good = sorted(path.relative_to(source).as_posix() for path in source.rglob("p*"))
@@ -177,6 +179,32 @@ def test_memory_is_bounded_whatever_the_source_length(tiny_checkpoint_dir: Path,
     prefetch, shard_size, batch = 8, 4, 1
     assert max(ahead) <= prefetch + shard_size + batch
     assert len(list(shards.glob("shard-*.jsonl"))) == 5
+
+
+@needs_zh
+def test_chinese_prompts_name_the_categories_and_record_the_english_query(
+    tiny_checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    write_pictures(tmp_path / "pictures", 2)
+    label(
+        tmp_path / "pictures", ["猫", "红色的汽车"], tmp_path / "out",
+        model=tiny_checkpoint_dir, threshold=THRESHOLD, progress=False,
+    )  # fmt: skip
+    categories = json.loads((tmp_path / "out" / "annotations.json").read_text())["categories"]
+    assert [(c["name"], c["query"]) for c in categories] == [
+        ("猫", "cat"),
+        ("红色的汽车", "red car"),
+    ]
+
+
+@needs_zh
+def test_an_untranslatable_prompt_stops_the_run_before_it_starts(
+    tiny_checkpoint_dir: Path, tmp_path: Path
+) -> None:
+    write_pictures(tmp_path / "pictures", 1)
+    with pytest.raises(InputError, match="translat"):
+        label(tmp_path / "pictures", ["cat", "㐀"], tmp_path / "out", model=tiny_checkpoint_dir)
+    assert not (tmp_path / "out").exists()
 
 
 def test_sources_in_order_with_stable_keys(tmp_path: Path) -> None:

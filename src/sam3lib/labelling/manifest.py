@@ -8,6 +8,7 @@ naming each difference; a fresh ``--out`` (or deleting the old one) starts over.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 from sam3lib.errors import Sam3Error
 from sam3lib.labelling.atomic import write_atomic
 from sam3lib.labelling.settings import LabelSettings, ModelSpec
+from sam3lib.user_cache import default_cache_root
 from sam3lib.version import __version__
 
 __all__ = ["RunManifest", "RunMismatchError", "open_manifest", "weights_digest"]
@@ -83,11 +85,28 @@ def open_manifest(path: Path, manifest: RunManifest) -> bool:
     return True
 
 
-def weights_digest(paths: list[Path]) -> str:
-    """SHA-256 over the bytes of ``paths`` in order (the weights file, or exported graphs)."""
+def weights_digest(paths: list[Path], cache: Path | None = None) -> str:
+    """SHA-256 over the bytes of ``paths`` in order (the weights file, or exported graphs).
+
+    Hashing the full checkpoint takes seconds (3.4 GB), and every start of a run needs it: with
+    ``cache`` (by default ``<sam3lib cache>/digests``), the digest is kept under a name made of
+    the files' paths, sizes and modification times, and read back while none has changed.
+    """
+    stamps = []
+    for path in paths:
+        status = path.stat()
+        stamps.append(f"{path.resolve()}|{status.st_size}|{status.st_mtime_ns}")
+    directory = cache if cache is not None else default_cache_root() / "digests"
+    cached = directory / hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+    try:
+        return cached.read_text(encoding="ascii").strip()
+    except OSError:
+        pass
     digest = hashlib.sha256()
     for path in paths:
         with path.open("rb") as file:
             while chunk := file.read(_CHUNK):
                 digest.update(chunk)
+    with contextlib.suppress(OSError):  # a read-only home: hash again next time
+        write_atomic(cached, digest.hexdigest())
     return digest.hexdigest()

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,34 @@ from sam3lib.labelling.shards import ShardStore
 from sam3lib.labelling.sources import SourceItem
 from sam3lib.labelling.summary import RunTally
 
-__all__ = ["RayLabeller", "run_ray"]
+__all__ = ["RayLabeller", "RayOptions", "run_ray"]
 
 _EXTRA_HINT = "engine='ray' needs the 'ray' extra: pip install 'sam3lib[ray]'"
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide the Ray engine runs.
+
+    Attributes:
+        address: a Ray cluster to join (``"auto"``, ``"ray://head:10001"``); None starts a
+            local Ray instance for the run and shuts it down after.
+        actors: Segmenter actors (one model each).
+        gpus_per_actor: GPUs Ray gives each actor: 0 runs the model on the CPU, 1 is one
+            actor per GPU, 0.5 puts two actors on a GPU.
+    """
+
+    address: str | None = None
+    actors: int = 2
+    gpus_per_actor: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.actors, int) or isinstance(self.actors, bool) or self.actors < 1:
+            raise InputError(
+                f"ray_actors: expected a positive number of actors, got {self.actors!r}"
+            )
+        if not self.gpus_per_actor >= 0:
+            raise InputError(f"ray_gpus_per_actor: expected 0 or more, got {self.gpus_per_actor!r}")
 
 
 class RayLabeller:
@@ -87,30 +112,23 @@ def run_ray(
     spec: ModelSpec,
     settings: LabelSettings,
     options: RunOptions,
+    ray_options: RayOptions,
     out: Path,
     store: ShardStore,
     tally: RunTally,
     advance: Callable[[int], None],
-    *,
-    address: str | None,
-    actors: int,
-    gpus_per_actor: float,
 ) -> None:
     """Label ``items`` on Ray into ``store`` (see the module docstring)."""
     try:
         import ray
     except ModuleNotFoundError as error:
         raise BackendUnavailableError(f"{_EXTRA_HINT} ({error})") from None
-    if not isinstance(actors, int) or actors < 1:
-        raise InputError(f"ray_actors: expected a positive number of actors, got {actors!r}")
-    if not gpus_per_actor >= 0:
-        raise InputError(f"ray_gpus_per_actor: expected 0 or more, got {gpus_per_actor!r}")
     rows = [_row(item) for item in items]
     if not rows:
         return
     started_here = not ray.is_initialized()
     if started_here:
-        _start_ray(ray, address, actors)
+        _start_ray(ray, ray_options.address, ray_options.actors)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours counts images; Ray's would interleave
@@ -120,12 +138,12 @@ def run_ray(
                 "model": asdict(spec),
                 "settings": settings.to_json(),
                 "out": str(out.resolve()),
-                "gpu": gpus_per_actor > 0,
+                "gpu": ray_options.gpus_per_actor > 0,
             },
             batch_size=options.batch_size,
-            compute=ray.data.ActorPoolStrategy(size=actors),
+            compute=ray.data.ActorPoolStrategy(size=ray_options.actors),
             num_cpus=1,
-            num_gpus=gpus_per_actor,
+            num_gpus=ray_options.gpus_per_actor,
         )
         for row in dataset.iter_rows():
             record = json.loads(row["record"])

@@ -32,6 +32,8 @@ from sam3lib.labelling.settings import (
 from sam3lib.labelling.shards import ShardStore
 from sam3lib.labelling.sources import SourceItem, SourceLike, describe_source, iter_source
 from sam3lib.labelling.summary import LabelSummary, RunTally
+from sam3lib.translation import translate
+from sam3lib.translation.query import english_queries
 
 __all__ = ["Engine", "label"]
 
@@ -77,7 +79,9 @@ def label(
         source: a directory (searched recursively), a glob (``"photos/**/*.jpg"``), a text
             file of paths (relative to the file), an image file, or an iterable of paths and
             images.
-        prompts: the text prompts; each is a category (ids from 1 in this order).
+        prompts: the text prompts; each is a category (ids from 1 in this order). Prompts
+            that are not English are translated with :func:`sam3lib.translate` (Chinese); the
+            dataset's categories keep the prompts as written and record the English query.
         out: the dataset directory (created; reused to resume).
         model: hub repo id, checkpoint directory, weights file or exported-graph directory.
         format: ``"coco"`` → ``annotations.json``; ``"yolo"`` → ``labels/``, ``images/``,
@@ -134,49 +138,23 @@ def label(
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"out: '{out_dir}' is a file; give a directory for the dataset")
-    resolved = resolve_checkpoint(spec.source)
-    manifest = RunManifest(
-        settings, spec, weights_digest(_weight_files(resolved)), describe_source(source)
-    )
-    run_dir = out_dir / _RUN_DIRECTORY
-    open_manifest(run_dir / "manifest.json", manifest)
-    store = ShardStore(
-        run_dir / "shards", shard_size=options.shard_size, commit_seconds=options.commit_seconds
-    )
-    done = store.done_keys()
-    items = iter_source(source)
-    listed: list[SourceItem] | None = None
-    if isinstance(source, (str, os.PathLike, Sequence)):
-        listed = list(items)  # a known length: the progress bar shows a total and an ETA
-    work: Iterable[SourceItem] = (
-        [item for item in listed if item.key not in done]
-        if listed is not None
-        else (item for item in items if item.key not in done)
-    )
-    total = None if listed is None else len(listed)
-    initial = 0 if listed is None else len(listed) - len(work)  # type: ignore[arg-type]
+    items = iter_source(source)  # a missing source is refused before anything is written
+    # Prompts the translator cannot read (or a missing 'zh' extra) stop the run before it
+    # starts, rather than failing every image.
+    english_queries(settings.prompts, translate)
+    store = _open_run(out_dir, settings, spec, describe_source(source), options)
+    work, total, done_before = _pending(items, store.done_keys(), known_length=_sized(source))
     tally = RunTally()
-    with _progress_bar(options.progress, total, initial) as advance:
-        if isinstance(work, list) and not work:
-            pass  # all done by earlier runs: no model to load, only the files to assemble
-        elif engine == "local":
+    with _progress_bar(options.progress, total, done_before) as advance:
+        if engine == "local":
             _run_local(work, spec, settings, options, out_dir, store, tally, advance)
         else:
-            from sam3lib.labelling.ray_engine import run_ray
+            from sam3lib.labelling.ray_engine import RayOptions, run_ray
 
-            run_ray(
-                work,
-                spec,
-                settings,
-                options,
-                out_dir,
-                store,
-                tally,
-                advance,
-                address=ray_address,
-                actors=ray_actors,
-                gpus_per_actor=ray_gpus_per_actor,
+            ray = RayOptions(
+                address=ray_address, actors=ray_actors, gpus_per_actor=ray_gpus_per_actor
             )
+            run_ray(work, spec, settings, options, ray, out_dir, store, tally, advance)
     assembled = assemble(out_dir, store, settings)
     return LabelSummary(
         out=out_dir,
@@ -190,6 +168,36 @@ def label(
     )
 
 
+def _open_run(
+    out: Path, settings: LabelSettings, spec: ModelSpec, source: str, options: RunOptions
+) -> ShardStore:
+    """Check or write the run's manifest and open its shards."""
+    resolved = resolve_checkpoint(spec.source)
+    manifest = RunManifest(settings, spec, weights_digest(_weight_files(resolved)), source)
+    run_dir = out / _RUN_DIRECTORY
+    open_manifest(run_dir / "manifest.json", manifest)
+    return ShardStore(
+        run_dir / "shards", shard_size=options.shard_size, commit_seconds=options.commit_seconds
+    )
+
+
+def _sized(source: SourceLike) -> bool:
+    """Paths (listed cheaply) and sequences have a length known before the run: the progress
+    bar then shows a total and an ETA. Other iterables are streamed."""
+    return isinstance(source, (str, os.PathLike, Sequence))
+
+
+def _pending(
+    items: Iterator[SourceItem], done: set[str], *, known_length: bool
+) -> tuple[list[SourceItem] | Iterator[SourceItem], int | None, int]:
+    """The items not done yet, the number of items (None: unknown) and how many are done."""
+    if not known_length:
+        return (item for item in items if item.key not in done), None, 0
+    listed = list(items)
+    work = [item for item in listed if item.key not in done]
+    return work, len(listed), len(listed) - len(work)
+
+
 def _run_local(
     items: Iterable[SourceItem],
     spec: ModelSpec,
@@ -200,6 +208,8 @@ def _run_local(
     tally: RunTally,
     advance: Callable[[int], None],
 ) -> None:
+    if isinstance(items, list) and not items:
+        return  # all done by earlier runs: no model to load, only the files to assemble
     from sam3lib.labelling.labeller import BatchLabeller
     from sam3lib.labelling.local_engine import run_local
     from sam3lib.segmenter import Segmenter
