@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import torch
+from filelock import FileLock
 
 from checkpoint.checkpoint_factory import write_hub_checkpoint
 from helpers.transformers_reference import (
@@ -25,13 +26,6 @@ from sam3lib.tokenizer import write_clip_vocab_files
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
-# Under pytest-xdist (``-n 2`` in pyproject's addopts: one worker per core), every test that
-# uses the ONNX export runs on the same worker, so that the ~45 s export is done once; the
-# export tests that trace graphs of their own join it, so that two exports (each tracing in
-# two processes) never run at once.
-_XDIST_GROUPS = {"tiny_export_dir": "onnx-export"}
-_XDIST_GROUPED_DIRECTORIES = {"export": "onnx-export"}
-
 
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -40,17 +34,6 @@ def pytest_configure(config: pytest.Config) -> None:
         # and every test runs several times slower.
         os.environ["OMP_NUM_THREADS"] = "1"
         torch.set_num_threads(1)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        groups = [group for fixture, group in _XDIST_GROUPS.items() if fixture in fixtures]
-        directory = item.path.parent.name
-        groups += [g for name, g in _XDIST_GROUPED_DIRECTORIES.items() if name == directory]
-        if groups:
-            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
 @pytest.fixture(scope="session")
@@ -126,7 +109,19 @@ def tiny_export_dir(
     itself, which the export tests check."""
     from sam3lib.export.command import main as export_command
 
-    out = tmp_path_factory.mktemp("tiny_export")
+    # Exported once per test run, not once per xdist worker: the workers share the parent of
+    # their temporary directories, and the first to take the lock exports (its weights are
+    # seeded, so every worker's tiny checkpoint is the same) while the others wait for it.
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's only
+    out = shared / "tiny_export"
+    with FileLock(str(shared / "tiny_export.lock")):
+        if not (out / "manifest.json").is_file():
+            _export_tiny(export_command, tiny_interactive_checkpoint_dir, out)
+    return out
+
+
+def _export_tiny(export_command: Any, checkpoint_dir: Path, out: Path) -> None:
     sizes = [
         "--batch",
         "1",
@@ -138,9 +133,10 @@ def tiny_export_dir(
         "2",
     ]  # two cores: halves the tracing time
     sizes += ["--max-objects", "2", "--max-points", "6"]
-    checkpoint = str(tiny_interactive_checkpoint_dir)
-    assert export_command([checkpoint, str(out), *sizes, "--quiet"]) == 0
-    return out
+    partial = out.with_name("tiny_export.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    assert export_command([str(checkpoint_dir), str(partial), *sizes, "--quiet"]) == 0
+    partial.rename(out)
 
 
 @pytest.fixture(scope="session")
