@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=1, help="images encoded together")
     parser.add_argument("--workers", type=int, default=2, help="image decoding threads")
     parser.add_argument("--shard-size", type=int, default=64, help="images per commit")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch CPU threads for the model (1 helps where decoding large photos dominates)",
+    )
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument(
         "--ray-address", default=None, help="join this Ray cluster (default: start a local one)"
@@ -110,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch_size=args.batch_size,
             workers=args.workers,
             shard_size=args.shard_size,
+            torch_threads=args.torch_threads,
             progress=False if args.no_progress else None,
             ray_address=args.ray_address,
             ray_actors=args.ray_actors,

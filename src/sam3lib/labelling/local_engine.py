@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
+
+import torch
 
 from sam3lib.labelling.labeller import BatchLabeller
 from sam3lib.labelling.loading import prefetch_images
@@ -43,15 +46,34 @@ def run_local(
         max_pixels=settings.max_pixels,
         keep_rgb=settings.keeps_pixels,
     )
-    for batch in _batches(stream, options.batch_size):
-        records = labeller(batch)
-        started = time.perf_counter()
-        for record in records:
-            store.add(record)
-            tally.add(record)
-        tally.stage_seconds["write"] += time.perf_counter() - started
-        on_progress(len(batch))
-    store.commit()
+    with torch_threads(options.torch_threads):
+        for batch in _batches(stream, options.batch_size):
+            records = labeller(batch)
+            started = time.perf_counter()
+            for record in records:
+                store.add(record)
+                tally.add(record)
+            tally.stage_seconds["write"] += time.perf_counter() - started
+            on_progress(len(batch))
+        store.commit()
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """torch's CPU thread count set to ``count`` inside, and put back after (None: unchanged).
+
+    Threads started inside (the decoding pool) take the count too: torch keeps it per thread
+    under OpenMP, new threads starting from the last value set.
+    """
+    if count is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _batches(values: Iterable[T], size: int) -> Iterator[list[T]]:

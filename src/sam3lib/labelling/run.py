@@ -64,6 +64,7 @@ def label(
     batch_size: int = 1,
     workers: int = 2,
     shard_size: int = 64,
+    torch_threads: int | None = None,
     progress: bool | None = None,
     ray_address: str | None = None,
     ray_actors: int = 2,
@@ -96,6 +97,8 @@ def label(
         batch_size: images encoded together (worth it on a GPU; 1 on a CPU).
         workers: threads decoding images ahead of the model.
         shard_size: images per commit: at most this many are redone after a crash.
+        torch_threads: torch's CPU threads during the run, restored after (None: as they
+            are); 1 helps where decoding large photos dominates on few cores.
         progress: show a progress bar; by default only on a terminal.
         ray_address: a Ray cluster to join (``"auto"``, ``"ray://head:10001"``); by default a
             local Ray instance is started.
@@ -130,7 +133,11 @@ def label(
         instance_maps=instance_maps,
     )
     options = RunOptions(
-        batch_size=batch_size, workers=workers, shard_size=shard_size, progress=progress
+        batch_size=batch_size,
+        workers=workers,
+        shard_size=shard_size,
+        torch_threads=torch_threads,
+        progress=progress,
     )
     spec = ModelSpec(source=os.fspath(model), backend=backend, precision=precision, device=device)
     if engine not in ("local", "ray"):
