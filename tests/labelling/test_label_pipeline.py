@@ -4,10 +4,12 @@ Segmenter.segment finds, read back by pycocotools and supervision; bad files are
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
@@ -227,3 +229,20 @@ def test_sources_in_order_with_stable_keys(tmp_path: Path) -> None:
         "image-000000",
         (tmp_path / "d" / "p000.jpg").as_posix(),
     ]
+
+
+def test_torch_threads_are_set_for_the_run_and_put_back(
+    tiny_checkpoint_dir: Path, tmp_path
+) -> None:
+    write_pictures(tmp_path / "pictures", 3)
+    before = torch.get_num_threads()
+    summary = label(
+        tmp_path / "pictures", ["cat"], tmp_path / "out", model=tiny_checkpoint_dir,
+        torch_threads=before + 1, workers=2, progress=False,
+    )  # fmt: skip
+    assert summary.images == 3
+    assert torch.get_num_threads() == before
+    fresh: list[int] = []
+    thread = threading.Thread(target=lambda: fresh.append(torch.get_num_threads()))
+    thread.start(), thread.join()
+    assert fresh == [before]  # nothing left behind for threads started later either
