@@ -102,7 +102,7 @@ def test_overlays_and_instance_maps_are_written_per_image(runs) -> None:
         if line
     ]
     for line in lines:
-        stem = Path(line["file_name"]).with_suffix(".png")
+        stem = line["file_name"] + ".png"  # a.jpg → a.jpg.png: a.png's would be a.png.png
         overlay = Image.open(root / "jsonl" / "overlays" / stem)
         original = Image.open(source / line["file_name"]).convert("RGB")
         assert overlay.size == original.size

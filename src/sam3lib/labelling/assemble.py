@@ -7,10 +7,11 @@ assembling simply assembles again on the next run, to the same bytes.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from sam3lib.labelling.atomic import remove_partial_files
-from sam3lib.labelling.records import is_error
+from sam3lib.labelling.records import Record, is_error
 from sam3lib.labelling.settings import LabelSettings
 from sam3lib.labelling.shards import ShardStore
 from sam3lib.labelling.writers import write_coco, write_errors, write_jsonl, write_yolo
@@ -30,14 +31,21 @@ class Assembled:
         self.files = files
 
 
-def assemble(out: Path, store: ShardStore, settings: LabelSettings) -> Assembled:
-    """Write ``settings.format``'s files and ``errors.jsonl`` into ``out``."""
+def assemble(
+    out: Path, store: ShardStore, settings: LabelSettings, order: dict[str, int] | None = None
+) -> Assembled:
+    """Write ``settings.format``'s files and ``errors.jsonl`` into ``out``, the images in
+    ``order`` (key → position in the source; see :meth:`ShardStore.records`)."""
     remove_partial_files(out)
+
+    def records() -> Iterator[Record]:
+        return store.records(order)
+
     prompts = settings.prompts
     images = 0
     per_category: Counter[int] = Counter()
     queries: list[str | None] = [None] * len(prompts)
-    for record in store.records():
+    for record in records():
         if is_error(record):
             continue
         images += 1
@@ -46,16 +54,16 @@ def assemble(out: Path, store: ShardStore, settings: LabelSettings) -> Assembled
     files: list[Path] = []
     if settings.format == "coco":
         path = out / "annotations.json"
-        write_coco(path, store.records, prompts, queries, settings.mask_encoding)
+        write_coco(path, records, prompts, queries, settings.mask_encoding)
         files.append(path)
     elif settings.format == "yolo":
-        write_yolo(out, store.records(), prompts)
+        write_yolo(out, records(), prompts)
         files += [out / "data.yaml", out / "labels"]
     else:
         path = out / "results.jsonl"
-        write_jsonl(path, store.records(), prompts)
+        write_jsonl(path, records(), prompts)
         files.append(path)
-    failed = write_errors(out / ERRORS_NAME, store.records())
+    failed = write_errors(out / ERRORS_NAME, records())
     files.append(out / ERRORS_NAME)
     instances = {prompt: per_category[number] for number, prompt in enumerate(prompts, 1)}
     return Assembled(images, failed, instances, files)

@@ -61,9 +61,10 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 
 def remove_partial_files(directory: Path) -> None:
-    """Delete the temporary files a crash left in ``directory`` (never complete, never read)."""
+    """Delete the temporary files a crash left in ``directory`` and below (never complete,
+    never read)."""
     if directory.is_dir():
-        for partial in directory.glob(".*.part"):
+        for partial in directory.rglob(".*.part"):
             partial.unlink(missing_ok=True)
 
 

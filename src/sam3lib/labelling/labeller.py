@@ -22,7 +22,13 @@ from sam3lib.embedding import ImageEmbedding
 from sam3lib.errors import Sam3Error
 from sam3lib.labelling.atomic import write_atomic
 from sam3lib.labelling.loading import LoadedImage, LoadFailure
-from sam3lib.labelling.records import Record, dataset_path, error_record, image_record
+from sam3lib.labelling.records import (
+    Record,
+    dataset_path,
+    error_record,
+    image_record,
+    picture_path,
+)
 from sam3lib.labelling.settings import LabelSettings
 from sam3lib.model.outputs import ImageFeatures
 from sam3lib.preprocess import normalize
@@ -96,7 +102,7 @@ class BatchLabeller:
         return record
 
     def _write_pictures(self, image: LoadedImage, results: list[SegmentationResult]) -> None:
-        name = dataset_path(image.item.file_name).with_suffix(".png")
+        name = picture_path(image.item.file_name)
         if self.settings.overlays and image.rgb is not None:
             from sam3lib.visualize import draw_overlay
 

@@ -25,7 +25,8 @@ from sam3lib.preprocess import IMAGE_DECODE_ERRORS, resize_uint8, to_rgb_uint8
 
 __all__ = ["DEFAULT_MAX_PIXELS", "LoadFailure", "LoadedImage", "load_image", "prefetch_images"]
 
-DEFAULT_MAX_PIXELS = 200_000_000  # 20 000 × 10 000; past this, decoding alone needs > 600 MB
+# 15 000 × 10 000: decoding alone needs 450 MB; under Pillow's own limit (MAX_IMAGE_PIXELS).
+DEFAULT_MAX_PIXELS = 150_000_000
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ back to the driver, which commits them to the same shard store as the local engi
 killed Ray run resumes like a local one, and the dataset files are assembled the same way.
 
 Images are read by the actors, from the paths the driver saw: on a cluster, the source must be
-on storage every node mounts at the same path (the outputs are written by the driver only).
+on storage every node mounts at the same path. The dataset files are written by the driver;
+overlays and instance maps (when asked for) by the actors, so ``--out`` must then be shared
+too. Each actor decodes its batch in two threads; ``workers`` and ``torch_threads`` apply to
+the local engine only.
 """
 
 from __future__ import annotations
@@ -44,13 +47,20 @@ class RayOptions:
         actors: Segmenter actors (one model each).
         gpus_per_actor: GPUs Ray gives each actor: 0 runs the model on the CPU, 1 is one
             actor per GPU, 0.5 puts two actors on a GPU.
+        device: the run's device (``"cuda"`` needs ``gpus_per_actor`` > 0).
     """
 
     address: str | None = None
     actors: int = 2
     gpus_per_actor: float = 0.0
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.device.startswith("cuda") and not self.gpus_per_actor > 0:
+            raise InputError(
+                "ray_gpus_per_actor: the model should run on the GPU (device 'cuda') but the "
+                "actors get no GPU from Ray; give e.g. --ray-gpus-per-actor 1"
+            )
         if not isinstance(self.actors, int) or isinstance(self.actors, bool) or self.actors < 1:
             raise InputError(
                 f"ray_actors: expected a positive number of actors, got {self.actors!r}"

@@ -22,7 +22,7 @@ from sam3lib.formats import encode_rle, mask_to_polygons
 from sam3lib.labelling.sources import SourceItem
 from sam3lib.result import SegmentationResult
 
-__all__ = ["dataset_path", "error_record", "image_record", "is_error"]
+__all__ = ["dataset_path", "error_record", "image_record", "is_error", "picture_path"]
 
 Record = dict[str, Any]
 
@@ -35,15 +35,22 @@ def image_record(
     polygons: bool,
     timings: dict[str, float],
 ) -> Record:
-    """The record of one labelled image: ``results[c]`` answers prompt ``c`` (category c+1)."""
+    """The record of one labelled image: ``results[c]`` answers prompt ``c`` (category c+1).
+
+    An instance whose mask is empty at the image's size (a detection whose mask logits stay
+    under ``mask_threshold``) is left out: COCO tools fail on it, YOLO cannot express it.
+    """
     instances: list[dict[str, Any]] = []
     for category, result in enumerate(results, start=1):
         for mask, box, score in zip(result.masks, result.boxes, result.scores, strict=True):
+            area = int(mask.sum())
+            if area == 0:
+                continue
             instance: dict[str, Any] = {
                 "category": category,
                 "score": float(score),
                 "box": [float(value) for value in box],
-                "area": int(mask.sum()),
+                "area": area,
                 "rle": encode_rle(mask),
             }
             if polygons:
@@ -66,6 +73,13 @@ def error_record(item: SourceItem, reason: str) -> Record:
 
 def is_error(record: Record) -> bool:
     return "error" in record
+
+
+def picture_path(file_name: str) -> PurePosixPath:
+    """Where an image's overlay or instance map goes: its dataset path plus ``.png``, so that
+    ``a.jpg`` and ``a.png`` of one folder keep apart (``a.jpg.png``, ``a.png.png``)."""
+    path = dataset_path(file_name)
+    return path.with_name(path.name + ".png")
 
 
 def dataset_path(file_name: str) -> PurePosixPath:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from sam3lib.backends.base import Precision
@@ -32,6 +33,7 @@ from sam3lib.labelling.settings import (
 from sam3lib.labelling.shards import ShardStore
 from sam3lib.labelling.sources import SourceItem, SourceLike, describe_source, iter_source
 from sam3lib.labelling.summary import LabelSummary, RunTally
+from sam3lib.labelling.writers.yolo import yolo_collisions
 from sam3lib.translation import translate
 from sam3lib.translation.query import english_queries
 
@@ -145,24 +147,35 @@ def label(
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"out: '{out_dir}' is a file; give a directory for the dataset")
-    items = iter_source(source)  # a missing source is refused before anything is written
+    # A missing source is refused before anything is written; a dataset written inside the
+    # source directory is never read as part of it.
+    items = iter_source(source, exclude=out_dir)
     # Prompts the translator cannot read (or a missing 'zh' extra) stop the run before it
     # starts, rather than failing every image.
     english_queries(settings.prompts, translate)
-    store = _open_run(out_dir, settings, spec, describe_source(source), options)
-    work, total, done_before = _pending(items, store.done_keys(), known_length=_sized(source))
-    tally = RunTally()
-    with _progress_bar(options.progress, total, done_before) as advance:
-        if engine == "local":
-            _run_local(work, spec, settings, options, out_dir, store, tally, advance)
-        else:
-            from sam3lib.labelling.ray_engine import RayOptions, run_ray
+    ray_options = None
+    if engine == "ray":
+        from sam3lib.labelling.ray_engine import RayOptions
 
-            ray = RayOptions(
-                address=ray_address, actors=ray_actors, gpus_per_actor=ray_gpus_per_actor
-            )
-            run_ray(work, spec, settings, options, ray, out_dir, store, tally, advance)
-    assembled = assemble(out_dir, store, settings)
+        ray_options = RayOptions(ray_address, ray_actors, ray_gpus_per_actor, device=device)
+    listed = list(items) if _sized(source) else None  # known length: a total and an ETA
+    if listed is not None and settings.format == "yolo":
+        _check_yolo_names(listed)
+    with _run_lock(out_dir):
+        store = _open_run(out_dir, settings, spec, describe_source(source), options)
+        work, total, done_before = _pending(listed, items, store.done_keys())
+        tally = RunTally()
+        with _progress_bar(options.progress, total, done_before) as advance:
+            if ray_options is None:
+                _run_local(work, spec, settings, options, out_dir, store, tally, advance)
+            else:
+                from sam3lib.labelling.ray_engine import run_ray
+
+                run_ray(work, spec, settings, options, ray_options, out_dir, store, tally, advance)
+        # The dataset follows the source as it is now (files added, renamed or removed since
+        # an earlier run): what a fresh run would write.
+        order = None if listed is None else {item.key: item.index for item in listed}
+        assembled = assemble(out_dir, store, settings, order)
     return LabelSummary(
         out=out_dir,
         files=tuple(assembled.files),
@@ -173,6 +186,35 @@ def label(
         seconds=time.perf_counter() - started,
         stage_seconds=dict(tally.stage_seconds),
     )
+
+
+@contextmanager
+def _run_lock(out: Path) -> Iterator[None]:
+    """One run at a time per dataset directory: two would number their shards alike."""
+    lock_path = out / _RUN_DIRECTORY / "lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise InputError(
+            f"out: another run is writing '{out}'; wait for it to finish, or use another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _check_yolo_names(items: list[SourceItem]) -> None:
+    collisions = yolo_collisions(item.file_name for item in items)
+    if collisions:
+        shown = "; ".join(collisions[:5]) + ("; ..." if len(collisions) > 5 else "")
+        raise InputError(
+            f"source: {len(collisions)} group(s) of images would share one YOLO label file "
+            f"(YOLO trainers find labels by file name without extension): {shown}. Rename "
+            "them, or use --format coco"
+        )
 
 
 def _open_run(
@@ -195,12 +237,11 @@ def _sized(source: SourceLike) -> bool:
 
 
 def _pending(
-    items: Iterator[SourceItem], done: set[str], *, known_length: bool
+    listed: list[SourceItem] | None, items: Iterator[SourceItem], done: set[str]
 ) -> tuple[list[SourceItem] | Iterator[SourceItem], int | None, int]:
     """The items not done yet, the number of items (None: unknown) and how many are done."""
-    if not known_length:
+    if listed is None:
         return (item for item in items if item.key not in done), None, 0
-    listed = list(items)
     work = [item for item in listed if item.key not in done]
     return work, len(listed), len(listed) - len(work)
 

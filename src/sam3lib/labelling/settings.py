@@ -12,10 +12,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from PIL import Image
+
 from sam3lib.backends.base import Precision
 from sam3lib.errors import InputError
 from sam3lib.labelling.loading import DEFAULT_MAX_PIXELS
 from sam3lib.labelling.sources import SourceItem
+from sam3lib.postprocess.pipeline import PostprocessOptions
 
 __all__ = ["DatasetFormat", "LabelSettings", "MaskEncoding", "ModelSpec", "RunOptions"]
 
@@ -88,8 +91,21 @@ class LabelSettings:
         _check_choice("mask_encoding", self.mask_encoding, MASK_ENCODINGS)
         if not isinstance(self.refine, int) or not 0 <= self.refine <= 5:
             raise InputError(f"refine: expected a level from 0 (off) to 5, got {self.refine!r}")
+        # The Segmenter's own checks: a bad threshold must stop the run before it starts, not
+        # fail every image (and leave a manifest that the corrected run would not match).
+        PostprocessOptions.check(
+            self.threshold, self.mask_threshold, self.top_k, self.nms_iou, None, "meta"
+        )
         if not isinstance(self.max_pixels, int) or self.max_pixels < 1:
             raise InputError(f"max_pixels: expected a positive integer, got {self.max_pixels!r}")
+        # Pillow refuses to decode past twice its MAX_IMAGE_PIXELS (a "decompression bomb").
+        pillow_limit = None if Image.MAX_IMAGE_PIXELS is None else 2 * Image.MAX_IMAGE_PIXELS
+        if pillow_limit is not None and self.max_pixels > pillow_limit:
+            raise InputError(
+                f"max_pixels: {self.max_pixels} is over Pillow's own limit of {pillow_limit} "
+                "pixels (twice PIL.Image.MAX_IMAGE_PIXELS), past which it refuses to decode; "
+                "raise PIL.Image.MAX_IMAGE_PIXELS first if you trust your images"
+            )
 
     @property
     def needs_polygons(self) -> bool:

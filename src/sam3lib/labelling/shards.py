@@ -80,10 +80,23 @@ class ShardStore:
         self._next_number += 1
         self._buffer = []
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self, order: dict[str, int] | None = None) -> Iterator[dict[str, Any]]:
         """Every committed record once (the first committed, should a key appear twice), in
-        source order."""
+        source order.
+
+        Args:
+            order: the source's current position of each key, when known: records come in
+                that order, and those of keys no longer in the source are left out (a run
+                resumed after files were added, renamed or removed gives the dataset a fresh
+                run would). None: the order of the indices recorded when labelled.
+        """
         positions = sorted(self._positions())
+        if order is not None:
+            positions = sorted(
+                (order[key], key, path, offset)
+                for _, key, path, offset in positions
+                if key in order
+            )
         seen: set[str] = set()
         files: dict[Path, IO[bytes]] = {}
         try:

@@ -53,8 +53,13 @@ class SourceItem:
         return self.image if isinstance(self.image, Path) else None
 
 
-def iter_source(source: SourceLike) -> Iterator[SourceItem]:
+def iter_source(source: SourceLike, *, exclude: Path | None = None) -> Iterator[SourceItem]:
     """The items of ``source``, in its fixed order.
+
+    Args:
+        source: see the module docstring.
+        exclude: a directory whose files are never items (the dataset being written, when it
+            lies inside a source directory: else a second run would label its own outputs).
 
     Raises:
         InputError: the source does not exist, a glob matches nothing, or the source is of an
@@ -65,7 +70,7 @@ def iter_source(source: SourceLike) -> Iterator[SourceItem]:
         ['a.jpg', 'b.jpg']
     """
     if isinstance(source, (str, os.PathLike)):
-        return _iter_named(_named_paths(source))
+        return _iter_named(_named_paths(source, exclude))
     if isinstance(source, (bytes, bytearray)):
         raise InputError("source: expected a path, a glob or an iterable of images, got bytes")
     if isinstance(source, Iterable):
@@ -79,25 +84,18 @@ def iter_source(source: SourceLike) -> Iterator[SourceItem]:
 def describe_source(source: SourceLike) -> str:
     """A short description of the source for the run manifest (a path, or what kind)."""
     if isinstance(source, (str, os.PathLike)):
-        return str(Path(source).resolve()) if not _is_glob(str(source)) else str(source)
+        text = os.fspath(source)
+        return os.path.abspath(text) if _is_glob(text) else str(Path(text).resolve())
     return f"<{type(source).__name__}>"
-
-
-def count_items(source: SourceLike) -> int | None:
-    """How many items ``source`` has, where that is known without reading it (None else)."""
-    if isinstance(source, (str, os.PathLike)):
-        return sum(1 for _ in _named_paths(source))
-    try:
-        return len(source)  # type: ignore[arg-type]
-    except TypeError:
-        return None
 
 
 def _is_glob(text: str) -> bool:
     return any(character in _GLOB_CHARACTERS for character in text)
 
 
-def _named_paths(source: str | os.PathLike[str]) -> Iterator[tuple[str, Path]]:
+def _named_paths(
+    source: str | os.PathLike[str], exclude: Path | None = None
+) -> Iterator[tuple[str, Path]]:
     """(name, path) of each file of a path-like source: the name is the path relative to a
     source directory, the entry as written in a list file, the path as matched by a glob."""
     text = os.fspath(source)
@@ -109,7 +107,8 @@ def _named_paths(source: str | os.PathLike[str]) -> Iterator[tuple[str, Path]]:
         return ((path.as_posix(), path) for path in files)
     path = Path(text)
     if path.is_dir():
-        return ((file.relative_to(path).as_posix(), file) for file in _image_files(path))
+        files = _image_files(path, exclude)
+        return ((file.relative_to(path).as_posix(), file) for file in files)
     if not path.exists():
         raise InputError(f"source: no such file or directory: '{path}'")
     if path.suffix.lower() in LIST_EXTENSIONS:
@@ -117,13 +116,18 @@ def _named_paths(source: str | os.PathLike[str]) -> Iterator[tuple[str, Path]]:
     return iter([(path.as_posix(), path)])
 
 
-def _image_files(directory: Path) -> list[Path]:
+def _image_files(directory: Path, exclude: Path | None) -> list[Path]:
+    excluded = None if exclude is None else exclude.resolve()
+    found: list[Path] = []
+    for folder, subfolders, names in os.walk(directory):
+        if excluded is not None:
+            subfolders[:] = [s for s in subfolders if Path(folder, s).resolve() != excluded]
+        found += [
+            Path(folder, name)
+            for name in names
+            if Path(name).suffix.lower() in IMAGE_EXTENSIONS and Path(folder, name).is_file()
+        ]
     # Sorted by relative path: the same order on every file system and every run.
-    found = (
-        path
-        for path in directory.rglob("*")
-        if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
-    )
     return sorted(found, key=lambda path: path.relative_to(directory).as_posix())
 
 
@@ -138,8 +142,9 @@ def _listed_paths(list_file: Path) -> Iterator[tuple[str, Path]]:
     for line in lines:
         entry = line.strip()
         if entry and not entry.startswith("#"):
-            path = Path(entry)
-            yield entry, path if path.is_absolute() else list_file.parent / path
+            name = os.path.normpath(entry).replace(os.sep, "/")  # ./a.jpg and a.jpg: one key
+            path = Path(name)
+            yield name, path if path.is_absolute() else list_file.parent / path
 
 
 def _iter_named(named: Iterable[tuple[str, Path]]) -> Iterator[SourceItem]:

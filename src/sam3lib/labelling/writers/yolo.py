@@ -24,6 +24,15 @@ from sam3lib.labelling.records import Record, dataset_path, is_error
 __all__ = ["write_yolo"]
 
 
+def yolo_collisions(file_names: Iterable[str]) -> list[str]:
+    """File names that would share a label file (``a.jpg`` and ``a.png`` of one folder both
+    read ``labels/a.txt`` in every YOLO trainer), each group joined by `` / ``."""
+    groups: dict[str, list[str]] = {}
+    for name in file_names:
+        groups.setdefault(dataset_path(name).with_suffix("").as_posix(), []).append(name)
+    return [" / ".join(names) for names in groups.values() if len(names) > 1]
+
+
 def write_yolo(out: Path, records: Iterable[Record], prompts: Sequence[str]) -> None:
     """Write ``labels/``, ``images/`` and ``data.yaml`` under ``out``.
 
@@ -62,8 +71,10 @@ def _link(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.symlink(source.resolve(), target)
-    except OSError:  # no symlinks here (Windows without the privilege, some mounts): copy
-        shutil.copyfile(source, target)
+    except OSError:  # no symlinks here (Windows without the privilege, some mounts): copy,
+        # atomically, since an existing target is taken as done
+        with source.open("rb") as original, atomic_writer(target, "wb") as copy:
+            shutil.copyfileobj(original, copy)
 
 
 def _data_yaml(out: Path, prompts: Sequence[str]) -> str:
