@@ -87,3 +87,22 @@ def test_instances_with_empty_masks_are_left_out(tiny_checkpoint_dir, tmp_path):
     coco = COCO(str(tmp_path / "out" / "annotations.json"))
     for annotation in coco.loadAnns(coco.getAnnIds()):
         assert coco.annToMask(annotation).sum() == annotation["area"]
+
+
+def test_failed_images_stay_failed_unless_retried(tiny_checkpoint_dir, tmp_path):
+    source = tmp_path / "pictures"
+    write_pictures(source, 2)
+    (source / "late.png").write_bytes(b"")  # still being copied when the run began
+    first = _label(source, tmp_path / "out", tiny_checkpoint_dir)
+    assert (first.images, first.failed) == (2, 1)
+    shutil.copy(source / "p001.png", source / "late.png")
+    again = _label(source, tmp_path / "out", tiny_checkpoint_dir)
+    assert (again.processed, again.images, again.failed) == (0, 2, 1)
+    retried = _label(source, tmp_path / "out", tiny_checkpoint_dir, retry_failed=True)
+    assert (retried.processed, retried.images, retried.failed) == (1, 3, 0)
+    assert (tmp_path / "out" / "errors.jsonl").read_text() == ""
+    names = [
+        i["file_name"]
+        for i in json.loads((tmp_path / "out" / "annotations.json").read_text())["images"]
+    ]
+    assert names == ["late.png", "p000.jpg", "p001.png"]

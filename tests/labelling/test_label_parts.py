@@ -23,12 +23,21 @@ def test_records_come_back_in_source_order_once_whatever_the_commit_order(tmp_pa
     store.commit()
     again = ShardStore(tmp_path, shard_size=2)  # a resumed run numbers its shards after these
     again.add({"index": 2, "key": "k2"})
-    again.add({"index": 0, "key": "k0", "payload": "a duplicate must not win"})
+    again.add({"index": 0, "key": "k0", "payload": "retried"})
     again.commit()
     records = list(again.records())
     assert [r["key"] for r in records] == ["k0", "k1", "k2", "k3", "k4", "k5"]
-    assert records[0]["payload"] == ""  # the first committed copy
+    assert records[0]["payload"] == "retried"  # the latest commit of a key wins
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"shard-{n:06d}.jsonl" for n in range(4)]
+
+
+def test_failed_keys_can_be_left_out_of_the_done_ones(tmp_path) -> None:
+    store = ShardStore(tmp_path)
+    store.add({"index": 0, "key": "good", "height": 1, "instances": []})
+    store.add({"index": 1, "key": "bad", "file_name": "bad", "error": "truncated"})
+    store.commit()
+    assert store.done_keys() == {"good", "bad"}
+    assert store.done_keys(failed=False) == {"good"}
 
 
 def test_a_damaged_shard_is_named(tmp_path) -> None:

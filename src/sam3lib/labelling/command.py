@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="torch CPU threads for the model (1 helps where decoding large photos dominates)",
     )
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="label again the images an earlier run of OUT recorded as failed",
+    )
     parser.add_argument("--engine", choices=("local", "ray"), default="local")
     parser.add_argument(
         "--ray-address", default=None, help="join this Ray cluster (default: start a local one)"
@@ -117,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             shard_size=args.shard_size,
             torch_threads=args.torch_threads,
+            retry_failed=args.retry_failed,
             progress=False if args.no_progress else None,
             ray_address=args.ray_address,
             ray_actors=args.ray_actors,

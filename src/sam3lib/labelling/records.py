@@ -67,8 +67,9 @@ def image_record(
 
 
 def error_record(item: SourceItem, reason: str) -> Record:
-    """The record of an image that could not be labelled."""
-    return {**_identity(item), "error": reason}
+    """The record of an image that could not be labelled (the reason cut to 2000 characters:
+    shards.py tells failures by their short lines)."""
+    return {**_identity(item), "error": reason[:2000]}
 
 
 def is_error(record: Record) -> bool:

@@ -67,6 +67,7 @@ def label(
     workers: int = 2,
     shard_size: int = 64,
     torch_threads: int | None = None,
+    retry_failed: bool = False,
     progress: bool | None = None,
     ray_address: str | None = None,
     ray_actors: int = 2,
@@ -101,6 +102,7 @@ def label(
         shard_size: images per commit: at most this many are redone after a crash.
         torch_threads: torch's CPU threads during the run, restored after (None: as they
             are); 1 helps where decoding large photos dominates on few cores.
+        retry_failed: label again the images earlier runs recorded as failed.
         progress: show a progress bar; by default only on a terminal.
         ray_address: a Ray cluster to join (``"auto"``, ``"ray://head:10001"``); by default a
             local Ray instance is started.
@@ -139,6 +141,7 @@ def label(
         workers=workers,
         shard_size=shard_size,
         torch_threads=torch_threads,
+        retry_failed=retry_failed,
         progress=progress,
     )
     spec = ModelSpec(source=os.fspath(model), backend=backend, precision=precision, device=device)
@@ -163,7 +166,8 @@ def label(
         _check_yolo_names(listed)
     with _run_lock(out_dir):
         store = _open_run(out_dir, settings, spec, describe_source(source), options)
-        work, total, done_before = _pending(listed, items, store.done_keys())
+        done = store.done_keys(failed=not options.retry_failed)
+        work, total, done_before = _pending(listed, items, done)
         tally = RunTally()
         with _progress_bar(options.progress, total, done_before) as advance:
             if ray_options is None:

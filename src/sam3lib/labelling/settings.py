@@ -147,8 +147,10 @@ class RunOptions:
         torch_threads: torch's CPU threads during the run (restored after); None leaves them
             as they are. Where decoding dominates (large photos, a small model, few cores),
             1 leaves the cores to the decoding threads: on 2 cores, 4000×3000 JPEGs on the
-            tiny model went from 1.3× to 1.7× a plain loop (docs/datasets.md). A large model
+            tiny model went from 1.3× to 1.9× a plain loop (docs/datasets.md). A large model
             wants them all (the default).
+        retry_failed: on a resumed run, label again the images an earlier run recorded as
+            failed (a network share that was down); by default they stay failed.
     """
 
     batch_size: int = 1
@@ -158,6 +160,7 @@ class RunOptions:
     commit_seconds: float = 60.0
     progress: bool | None = None
     torch_threads: int | None = None
+    retry_failed: bool = False
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "shard_size", "prefetch"):

@@ -26,6 +26,7 @@ __all__ = ["ShardStore"]
 
 _SHARD_NAME = re.compile(r"^shard-(\d{6,})\.jsonl$")
 _OPEN_FILES = 32  # shard files kept open while reading records back in order
+_FAILURE_LINE_LIMIT = 16_384  # a failure record (identity, path, reason) is far shorter
 # Every record starts with its index and key (see records.py): reading those is enough to
 # plan the ordered read, without parsing masks.
 _RECORD_START = re.compile(rb'^\{"index": (\d+), "key": ("(?:[^"\\]|\\.)*")')
@@ -57,9 +58,10 @@ class ShardStore:
         self._buffer_started = time.monotonic()
         self._next_number = max((number for number, _ in self._shards()), default=-1) + 1
 
-    def done_keys(self) -> set[str]:
-        """Keys of every committed record."""
-        return {key for _, key, _, _ in self._positions()}
+    def done_keys(self, *, failed: bool = True) -> set[str]:
+        """Keys of the committed records (their latest commit); with ``failed=False``, only
+        those of images labelled, so that a resumed run tries the failed ones again."""
+        return {key for key, (_, _, _, error) in self._latest().items() if failed or not error}
 
     def add(self, record: dict[str, Any]) -> None:
         """Buffer ``record``; commit the buffer when it is full or old enough."""
@@ -81,8 +83,8 @@ class ShardStore:
         self._buffer = []
 
     def records(self, order: dict[str, int] | None = None) -> Iterator[dict[str, Any]]:
-        """Every committed record once (the first committed, should a key appear twice), in
-        source order.
+        """Every committed record once (the latest committed, should a key appear twice: a
+        failed image labelled on a retry), in source order.
 
         Args:
             order: the source's current position of each key, when known: records come in
@@ -90,20 +92,15 @@ class ShardStore:
                 resumed after files were added, renamed or removed gives the dataset a fresh
                 run would). None: the order of the indices recorded when labelled.
         """
-        positions = sorted(self._positions())
-        if order is not None:
-            positions = sorted(
-                (order[key], key, path, offset)
-                for _, key, path, offset in positions
-                if key in order
-            )
-        seen: set[str] = set()
+        latest = self._latest()
+        positions = sorted(
+            (index if order is None else order[key], key, path, offset)
+            for key, (index, path, offset, _) in latest.items()
+            if order is None or key in order
+        )
         files: dict[Path, IO[bytes]] = {}
         try:
-            for _, key, path, offset in positions:
-                if key in seen:
-                    continue
-                seen.add(key)
+            for _, _, path, offset in positions:
                 file = files.get(path)
                 if file is None:
                     if len(files) >= _OPEN_FILES:
@@ -115,6 +112,13 @@ class ShardStore:
             for file in files.values():
                 file.close()
 
+    def _latest(self) -> dict[str, tuple[int, Path, int, bool]]:
+        """key → (index, shard, byte offset, failed) of its latest committed record."""
+        latest: dict[str, tuple[int, Path, int, bool]] = {}
+        for index, key, path, offset, failed in self._positions():
+            latest[key] = (index, path, offset, failed)  # shards are read oldest first
+        return latest
+
     def _shards(self) -> list[tuple[int, Path]]:
         found = []
         for path in self.directory.iterdir():
@@ -123,8 +127,9 @@ class ShardStore:
                 found.append((int(match.group(1)), path))
         return sorted(found)
 
-    def _positions(self) -> Iterator[tuple[int, str, Path, int]]:
-        """(index, key, shard, byte offset) of each committed record, shard by shard."""
+    def _positions(self) -> Iterator[tuple[int, str, Path, int, bool]]:
+        """(index, key, shard, byte offset, failed) of each committed record, oldest shard
+        first."""
         for _, path in self._shards():
             offset = 0
             with path.open("rb") as file:
@@ -135,5 +140,12 @@ class ShardStore:
                             f"the shard '{path}' is damaged (not written by sam3lib's atomic "
                             "writer?); delete it and run again to redo its images"
                         )
-                    yield int(match.group(1)), json.loads(match.group(2)), path, offset
+                    key = json.loads(match.group(2))
+                    yield int(match.group(1)), key, path, offset, _is_failure(line)
                     offset += len(line)
+
+
+def _is_failure(line: bytes) -> bool:
+    # A failure record is its identity plus "error" (records.py); a labelled image's record
+    # holds "height" first. Only short lines can be failures: parse those alone.
+    return len(line) < _FAILURE_LINE_LIMIT and "error" in json.loads(line)
