@@ -120,6 +120,7 @@ class Segmenter:
         cache_dir: str | os.PathLike[str] | None = None,
         text_cache_size: int = 256,
         translator: Translator | None = translate,
+        resolution: int | None = None,
         **backend_options: Any,
     ) -> Segmenter:
         """Load a checkpoint and build the backend that runs it.
@@ -137,6 +138,9 @@ class Segmenter:
             text_cache_size: prompts whose text features are kept.
             translator: prompt (not ASCII) → English query; :func:`sam3lib.translate` by
                 default, ``None`` for none (see the class).
+            resolution: run at this input size instead of the checkpoint's (1008 for SAM 3):
+                a multiple of 336; smaller runs faster and sees less detail, larger sees
+                smaller objects. Eager and amp backends (see :meth:`Sam3Config.at_resolution`).
             **backend_options: passed to the backend (e.g. ``cast_weights=True`` for amp,
                 ``compile=True`` for eager and amp).
 
@@ -152,6 +156,8 @@ class Segmenter:
         name = default_backend(checked_precision) if backend is None else backend
         resolved = resolve_checkpoint(source, revision=revision, token=token, cache_dir=cache_dir)
         text_tokenizer = _load_tokenizer(tokenizer, resolved.tokenizer_files, str(source))
+        if resolution is not None:
+            backend_options["resolution"] = resolution
         engine = create_backend(
             name, resolved, device=device, precision=checked_precision, **backend_options
         )

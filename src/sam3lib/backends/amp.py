@@ -102,20 +102,21 @@ def create(
 ) -> AmpBackend:
     """The registry's entry point (see :func:`sam3lib.backends.create_backend`).
 
-    Options: ``cast_weights`` (bool), ``prompt_chunk``, ``compile``. Arguments are checked
+    Options: ``cast_weights`` (bool), ``prompt_chunk``, ``compile``, ``resolution``. Arguments
+    are checked
     before the weights are loaded. With ``cast_weights`` the weights are cast on the CPU, so the
     device never holds an fp32 copy.
     """
-    check_options("amp", options, ("cast_weights", "prompt_chunk", "compile"))
+    check_options("amp", options, ("cast_weights", "prompt_chunk", "compile", "resolution"))
     check_amp_precision(precision, device)
     prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
     compile_mode = check_compile(options.get("compile", False), device)
     if not check_flag("cast_weights", options.get("cast_weights", False)):
-        model = load_resolved_model(checkpoint, device=device)
+        model = load_resolved_model(checkpoint, device=device, resolution=options.get("resolution"))
         return AmpBackend(
             model, precision=precision, prompt_chunk=prompt_chunk, compile=compile_mode
         )
-    model = load_resolved_model(checkpoint, device="cpu")
+    model = load_resolved_model(checkpoint, device="cpu", resolution=options.get("resolution"))
     cast_to_low_precision(model, DTYPES[precision])
     return AmpBackend(
         model.to(device),

@@ -211,10 +211,11 @@ def create(
 ) -> EagerBackend:
     """The registry's entry point (see :func:`sam3lib.backends.create_backend`).
 
-    Options: ``tf32`` (bool, CUDA only), ``prompt_chunk``, ``compile``. Arguments are checked
+    Options: ``tf32`` (bool, CUDA only), ``prompt_chunk``, ``compile``, ``resolution`` (input
+    size, see :meth:`Sam3Config.at_resolution`). Arguments are checked
     before the weights are loaded.
     """
-    check_options("eager", options, ("tf32", "prompt_chunk", "compile"))
+    check_options("eager", options, ("tf32", "prompt_chunk", "compile", "resolution"))
     if precision != "fp32":
         raise InputError(
             f"precision: backend 'eager' runs fp32 only; got {precision!r} "
@@ -224,7 +225,7 @@ def create(
     check_tf32(tf32, device)
     prompt_chunk = check_prompt_chunk(options.get("prompt_chunk"), device)
     compile_mode = check_compile(options.get("compile", False), device)
-    model = load_resolved_model(checkpoint, device=device)
+    model = load_resolved_model(checkpoint, device=device, resolution=options.get("resolution"))
     return EagerBackend(model, tf32=tf32, prompt_chunk=prompt_chunk, compile=compile_mode)
 
 

@@ -78,8 +78,12 @@ def load_resolved_model(
     *,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
+    resolution: int | None = None,
 ) -> Sam3Model:
     """Build the model of a checkpoint whose files are already local (see ``resolve_checkpoint``).
+
+    ``resolution``: run the model at this input size instead of the checkpoint's own (see
+    :meth:`Sam3Config.at_resolution`); checked before the weights are read.
 
     Example:
         >>> resolved = resolve_checkpoint("checkpoints/sam3")  # doctest: +SKIP
@@ -90,17 +94,29 @@ def load_resolved_model(
             f"{resolved.source} holds exported ONNX graphs, not weights: run it with "
             "backend='onnxruntime' or backend='tensorrt', or load the original checkpoint"
         )
-    config = (
-        Sam3Config.sam3()
-        if resolved.config_path is None
-        else read_transformers_config(resolved.config_path)
-    )
+    config = checkpoint_config(resolved, resolution)
     state_dict = to_our_layout(read_state_dict(resolved.weights_path))
     config = config_for_weights(config, state_dict)
     with torch.device("meta"):
         model = Sam3Model(config)
     assign_weights(model, state_dict, source=str(resolved.weights_path), device=device, dtype=dtype)
     return model.eval()
+
+
+def checkpoint_config(resolved: ResolvedCheckpoint, resolution: int | None = None) -> Sam3Config:
+    """The configuration of a checkpoint (its ``config.json``, else the published SAM 3's), at
+    ``resolution`` when given (see :meth:`Sam3Config.at_resolution`).
+
+    Raises:
+        ConfigError: ``config.json`` is not a SAM 3 configuration.
+        InputError: ``resolution`` does not run with this model.
+    """
+    config = (
+        Sam3Config.sam3()
+        if resolved.config_path is None
+        else read_transformers_config(resolved.config_path)
+    )
+    return config if resolution is None else config.at_resolution(resolution)
 
 
 def config_for_weights(config: Sam3Config, state_dict: Mapping[str, Tensor]) -> Sam3Config:

@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--backend", choices=sorted(BACKEND_MODULES), default=None)
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="model input size, a multiple of 336 (default: the checkpoint's)",
+    )
     parser.add_argument("--threshold", type=float, default=0.5, help="score threshold")
     parser.add_argument("--mask-threshold", type=float, default=0.5)
     parser.add_argument("--top-k", type=int, default=None)
@@ -110,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             backend=args.backend,
             precision=args.precision,
             device=args.device,
+            resolution=args.resolution,
             threshold=args.threshold,
             mask_threshold=args.mask_threshold,
             top_k=args.top_k,

@@ -47,6 +47,7 @@ class RunManifest:
             "weights_sha256": self.weights_sha256,
             "backend": self.model.backend,
             "precision": self.model.precision,
+            "resolution": self.model.resolution,
             "source": self.source,
             **self.settings.to_json(),
         }

@@ -80,16 +80,9 @@ class RayLabeller:
     """
 
     def __init__(self, model: dict[str, Any], settings: dict[str, Any], out: str, gpu: bool):
-        from sam3lib.segmenter import Segmenter
-
         spec = ModelSpec(**model)
         self.settings = LabelSettings(**{**settings, "prompts": tuple(settings["prompts"])})
-        segmenter = Segmenter.from_pretrained(
-            spec.source,
-            backend=spec.backend,
-            precision=spec.precision,
-            device="cuda" if gpu else spec.device,
-        )
+        segmenter = spec.load(device="cuda" if gpu else None)
         self.labeller = BatchLabeller(segmenter, self.settings, Path(out))
         self.image_size = segmenter.backend.config.vision.image_size
         # Decode the batch's images in threads while others wait on the GIL-free decoders.

@@ -18,6 +18,7 @@ from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from sam3lib.backends.base import Precision
+from sam3lib.checkpoint.loader import checkpoint_config
 from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
 from sam3lib.errors import InputError
 from sam3lib.labelling.assemble import assemble
@@ -55,6 +56,7 @@ def label(
     backend: str | None = None,
     precision: Precision = "fp32",
     device: str = "cpu",
+    resolution: int | None = None,
     threshold: float = 0.5,
     mask_threshold: float = 0.5,
     top_k: int | None = None,
@@ -92,7 +94,7 @@ def label(
             ``data.yaml``; ``"jsonl"`` → ``results.jsonl`` (everything, timings included).
         mask_encoding: COCO masks as ``"rle"`` or ``"polygons"``.
         engine: ``"local"`` (this process) or ``"ray"`` (Ray Data, extra ``ray``).
-        backend, precision, device: as for :meth:`Segmenter.from_pretrained`.
+        backend, precision, device, resolution: as for :meth:`Segmenter.from_pretrained`.
         threshold, mask_threshold, top_k, nms_iou, refine: as for :meth:`Segmenter.segment`.
         max_pixels: larger images are recorded as failed rather than decoded.
         overlays: also write ``overlays/<image>.png``.
@@ -144,7 +146,7 @@ def label(
         retry_failed=retry_failed,
         progress=progress,
     )
-    spec = ModelSpec(source=os.fspath(model), backend=backend, precision=precision, device=device)
+    spec = ModelSpec(os.fspath(model), backend, precision, device, resolution)
     if engine not in ("local", "ray"):
         raise InputError(f"engine: expected 'local' or 'ray', got {engine!r}")
     out_dir = Path(out)
@@ -164,8 +166,11 @@ def label(
     listed = list(items) if _sized(source) else None  # known length: a total and an ETA
     if listed is not None and settings.format == "yolo":
         _check_yolo_names(listed)
+    resolved = resolve_checkpoint(spec.source)
+    if spec.resolution is not None:  # a size the model cannot run stops the run here
+        checkpoint_config(resolved, spec.resolution)
     with _run_lock(out_dir):
-        store = _open_run(out_dir, settings, spec, describe_source(source), options)
+        store = _open_run(out_dir, settings, spec, resolved, describe_source(source), options)
         done = store.done_keys(failed=not options.retry_failed)
         work, total, done_before = _pending(listed, items, done)
         tally = RunTally()
@@ -222,10 +227,14 @@ def _check_yolo_names(items: list[SourceItem]) -> None:
 
 
 def _open_run(
-    out: Path, settings: LabelSettings, spec: ModelSpec, source: str, options: RunOptions
+    out: Path,
+    settings: LabelSettings,
+    spec: ModelSpec,
+    resolved: ResolvedCheckpoint,
+    source: str,
+    options: RunOptions,
 ) -> ShardStore:
     """Check or write the run's manifest and open its shards."""
-    resolved = resolve_checkpoint(spec.source)
     manifest = RunManifest(settings, spec, weights_digest(_weight_files(resolved)), source)
     run_dir = out / _RUN_DIRECTORY
     open_manifest(run_dir / "manifest.json", manifest)
@@ -264,15 +273,9 @@ def _run_local(
         return  # all done by earlier runs: no model to load, only the files to assemble
     from sam3lib.labelling.labeller import BatchLabeller
     from sam3lib.labelling.local_engine import run_local
-    from sam3lib.segmenter import Segmenter
 
-    segmenter = Segmenter.from_pretrained(
-        spec.source,
-        backend=spec.backend,
-        precision=spec.precision,
-        device=spec.device,
-    )
-    run_local(items, BatchLabeller(segmenter, settings, out), store, options, tally, advance)
+    labeller = BatchLabeller(spec.load(), settings, out)
+    run_local(items, labeller, store, options, tally, advance)
 
 
 def _weight_files(resolved: ResolvedCheckpoint) -> list[Path]:

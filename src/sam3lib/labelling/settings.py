@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from PIL import Image
 
@@ -18,6 +18,9 @@ from sam3lib.backends.base import Precision
 from sam3lib.errors import InputError
 from sam3lib.labelling.loading import DEFAULT_MAX_PIXELS
 from sam3lib.labelling.sources import SourceItem
+
+if TYPE_CHECKING:
+    from sam3lib.segmenter import Segmenter
 from sam3lib.postprocess.pipeline import PostprocessOptions
 
 __all__ = ["DatasetFormat", "LabelSettings", "MaskEncoding", "ModelSpec", "RunOptions"]
@@ -39,12 +42,27 @@ class ModelSpec:
         precision: ``"fp32"``, ``"fp16"`` or ``"bf16"``.
         device: where the model runs (``"cpu"``, ``"cuda"``); a Ray actor on a GPU uses the
             GPU Ray gives it.
+        resolution: the model's input size, None for the checkpoint's (see
+            :meth:`Segmenter.from_pretrained`).
     """
 
     source: str
     backend: str | None = None
     precision: Precision = "fp32"
     device: str = "cpu"
+    resolution: int | None = None
+
+    def load(self, *, device: str | None = None) -> Segmenter:
+        """The Segmenter this spec describes (on ``device`` instead, when given)."""
+        from sam3lib.segmenter import Segmenter
+
+        return Segmenter.from_pretrained(
+            self.source,
+            backend=self.backend,
+            precision=self.precision,
+            device=device or self.device,
+            resolution=self.resolution,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from sam3lib.errors import ConfigError
+from sam3lib.errors import ConfigError, InputError
 
 # Meta's ViT uses LayerNorm eps 1e-5 and the published weights were trained with it;
 # transformers' config default (1e-6) is a known reference difference (docs/reference.md).
@@ -197,6 +197,42 @@ class Sam3Config:
     def d_model(self) -> int:
         """Width of every part after the backbones (256 for SAM 3)."""
         return self.decoder.hidden_size
+
+    @property
+    def resolution_step(self) -> int:
+        """Input sizes run in multiples of this: patch × window (336 for SAM 3), so that the
+        token grid is whole windows (windows are not padded, as Meta's ViT does not)."""
+        return self.vision.patch_size * self.vision.window_size
+
+    def at_resolution(self, resolution: int) -> Sam3Config:
+        """This model run at ``resolution`` × ``resolution`` pixels instead of its own size.
+
+        The weights do not change: the learned position grid is tiled over the larger or
+        smaller token grid, the RoPE tables, feature-map and mask sizes follow the grid.
+
+        Raises:
+            InputError: ``resolution`` is not a positive multiple of :attr:`resolution_step`
+                (the message lists the nearest sizes that run).
+
+        Example:
+            >>> Sam3Config.sam3().at_resolution(672).vision.grid_size
+            48
+        """
+        step = self.resolution_step
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < step:
+            raise InputError(
+                f"resolution: expected a whole number of pixels, a multiple of {step} "
+                f"(patch {self.vision.patch_size} × window {self.vision.window_size}), e.g. "
+                f"{', '.join(str(step * k) for k in (2, 3, 4))}; got {resolution!r}"
+            )
+        if resolution % step:
+            lower, upper = resolution // step * step, (resolution // step + 1) * step
+            raise InputError(
+                f"resolution: {resolution} does not run: the token grid must be whole "
+                f"{self.vision.window_size}-token attention windows, so the size must be a "
+                f"multiple of {step}; the nearest are {lower} and {upper}"
+            )
+        return replace(self, vision=replace(self.vision, image_size=resolution))
 
     @classmethod
     def sam3(cls) -> Sam3Config:
