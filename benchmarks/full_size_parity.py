@@ -7,6 +7,7 @@ output for a text prompt (transformers given a padding box, i.e. Meta's semantic
 text + exemplar-box prompt.
 
     python benchmarks/full_size_parity.py            # needs the dev extra (transformers)
+    python benchmarks/full_size_parity.py --resolution 672    # another input size (issue 18)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +31,17 @@ from helpers.transformers_reference import (
 from sam3lib.model import Sam3Config, Sam3Model, Sam3Outputs
 
 
-def build_reference(seed: int) -> Any:
+def build_reference(seed: int, resolution: int) -> Any:
     from transformers import Sam3Config as ReferenceConfig
     from transformers import Sam3Model as ReferenceModel
 
     torch.manual_seed(seed)
     config = ReferenceConfig()
-    config.vision_config.backbone_config.layer_norm_eps = 1e-5
+    backbone = config.vision_config.backbone_config
+    backbone.layer_norm_eps = 1e-5
+    backbone.image_size = resolution
+    grid = resolution // backbone.patch_size
+    config.vision_config.backbone_feature_sizes = [[4 * grid] * 2, [2 * grid] * 2, [grid] * 2]
     return ReferenceModel(config).eval()
 
 
@@ -49,17 +55,22 @@ def differences(reference: Any, ours: Sam3Outputs) -> dict[str, tuple[float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resolution", type=int, default=1008, help="a multiple of 336")
     args = parser.parse_args()
     install_reference_roi_align()
 
     start = time.perf_counter()
-    reference = build_reference(args.seed)
-    ours = Sam3Model(Sam3Config.sam3()).eval()
+    reference = build_reference(args.seed, args.resolution)
+    # transformers' Sam3Model is the detector alone: ours without the interactive head.
+    config = replace(Sam3Config.sam3().at_resolution(args.resolution), tracker=None)
+    ours = Sam3Model(config).eval()
     ours.load_state_dict(reference.state_dict(), strict=True, assign=True)  # shares the tensors
     print(f"built both models in {time.perf_counter() - start:.0f} s")
 
     generator = torch.Generator().manual_seed(args.seed)
-    pixels = torch.rand(1, 3, 1008, 1008, generator=generator) * 2 - 1
+    size = args.resolution
+    pixels = torch.rand(1, 3, size, size, generator=generator) * 2 - 1
+    print(f"resolution {size}")
     ids = torch.full((1, 32), 49407)
     ids[0, :5] = torch.tensor([49406, 320, 736, 1615, 49407])
     mask = torch.arange(32)[None] < 5
