@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import supervision
 from PIL import Image
 from pycocotools.coco import COCO
 
@@ -31,7 +32,6 @@ def runs(tiny_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_supervision_reads_the_yolo_dataset_as_the_coco_masks(runs) -> None:
-    supervision = pytest.importorskip("supervision")
     _, root = runs
     yolo = root / "yolo"
     assert (yolo / "data.yaml").read_text().count("\n  ") == len(PROMPTS)
@@ -79,13 +79,13 @@ def _erode(mask: np.ndarray) -> np.ndarray:
     return ~_dilate(~mask)
 
 
+def _json_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 def test_json_lines_hold_every_instance_with_its_prompt_and_timings(runs) -> None:
     _, root = runs
-    lines = [
-        json.loads(line)
-        for line in (root / "jsonl" / "results.jsonl").read_text().split("\n")
-        if line
-    ]
+    lines = _json_lines(root / "jsonl" / "results.jsonl")
     coco = json.loads((root / "coco" / "annotations.json").read_text())
     assert [line["file_name"] for line in lines] == [i["file_name"] for i in coco["images"]]
     instances = [instance for line in lines for instance in line["instances"]]
@@ -96,11 +96,7 @@ def test_json_lines_hold_every_instance_with_its_prompt_and_timings(runs) -> Non
 
 def test_overlays_and_instance_maps_are_written_per_image(runs) -> None:
     source, root = runs
-    lines = [
-        json.loads(line)
-        for line in (root / "jsonl" / "results.jsonl").read_text().split("\n")
-        if line
-    ]
+    lines = _json_lines(root / "jsonl" / "results.jsonl")
     for line in lines:
         stem = line["file_name"] + ".png"  # a.jpg → a.jpg.png: a.png's would be a.png.png
         overlay = Image.open(root / "jsonl" / "overlays" / stem)

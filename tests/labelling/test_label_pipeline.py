@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import supervision
 import torch
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
@@ -93,7 +94,6 @@ def test_pycocotools_reads_the_dataset(labelled) -> None:
 
 
 def test_supervision_reads_the_coco_dataset(labelled) -> None:
-    supervision = pytest.importorskip("supervision")
     source, out, _, _ = labelled
     dataset = supervision.DetectionDataset.from_coco(
         images_directory_path=str(source),

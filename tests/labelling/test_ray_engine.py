@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from labelling.conftest import PROMPTS, THRESHOLD, write_bad_files, write_pictures
 from sam3lib import label
-
-pytest.importorskip("ray", reason="the 'ray' extra is not installed")
 
 
 def test_ray_engine_writes_what_the_local_engine_writes(

@@ -15,12 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
 from sam3lib.labelling.loading import DEFAULT_MAX_PIXELS
 from sam3lib.labelling.settings import FORMATS, MASK_ENCODINGS
-
-DEFAULT_MODEL = "facebook/sam3"
+from sam3lib.segment_command import add_model_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,17 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mask-encoding", choices=MASK_ENCODINGS, default="rle", help="COCO masks (default rle)"
     )
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub repo id, directory or file")
-    parser.add_argument("--backend", choices=sorted(BACKEND_MODULES), default=None)
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument(
-        "--resolution",
-        type=int,
-        default=None,
-        metavar="PIXELS",
-        help="model input size, a multiple of 336 (default: the checkpoint's)",
-    )
+    add_model_arguments(parser)  # --model, --backend, --precision, --device, --resolution
     parser.add_argument("--threshold", type=float, default=0.5, help="score threshold")
     parser.add_argument("--mask-threshold", type=float, default=0.5)
     parser.add_argument("--top-k", type=int, default=None)
