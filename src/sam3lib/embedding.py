@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from sam3lib.backends import Backend
 from sam3lib.model.outputs import ImageFeatures, InteractiveFeatures
+from sam3lib.preprocess import normalize
 
-__all__ = ["ImageEmbedding"]
+__all__ = ["ImageEmbedding", "encode_resized"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +49,44 @@ class ImageEmbedding:
         if self.backend is None:
             raise RuntimeError("this ImageEmbedding has no backend to compute features with")
         return self._interactive.get(self.backend, self.features, timings)
+
+
+def encode_resized(
+    backend: Backend,
+    resized: Sequence[torch.Tensor],
+    original_sizes: Sequence[tuple[int, int]],
+    timings: Sequence[Mapping[str, float]] | None = None,
+) -> list[ImageEmbedding]:
+    """Encode images already resized to the model input in one call of the backend.
+
+    Args:
+        backend: the engine.
+        resized: (3, S, S) uint8 images (:func:`sam3lib.preprocess.resize_uint8`).
+        original_sizes: (H, W) of each image before resizing.
+        timings: per image, stages already timed (e.g. loading); each embedding's timings
+            add ``"encode_image"``, the batch's time shared equally.
+
+    Returns:
+        One embedding per image, in order.
+    """
+    started = time.perf_counter()
+    device = backend.device
+    pixels = torch.stack([normalize(image.to(device)) for image in resized])
+    with torch.inference_mode():
+        features = backend.encode_image(pixels)
+    if device.type == "cuda":  # asynchronous: time the work, not the launch
+        torch.cuda.synchronize(device)
+    share = (time.perf_counter() - started) / len(resized)
+    before = timings if timings is not None else [{} for _ in resized]
+    return [
+        ImageEmbedding(
+            ImageFeatures(*(tensor[position : position + 1] for tensor in features)),
+            size,
+            {**stages, "encode_image": share},
+            backend,
+        )
+        for position, (size, stages) in enumerate(zip(original_sizes, before, strict=True))
+    ]
 
 
 class _LazyInteractiveFeatures:

@@ -49,6 +49,7 @@ __all__ = [
     "IMAGE_DECODE_ERRORS",
     "ImageLike",
     "PreprocessedImage",
+    "check_image_shape",
     "normalize",
     "preprocess",
     "resize_uint8",
@@ -276,7 +277,9 @@ def _from_chw_tensor(tensor: torch.Tensor, argument: str) -> torch.Tensor:
         )
     if tensor.is_meta:
         raise InputError(f"{argument}: a tensor on the meta device holds no pixels")
-    _check_shape(tuple(tensor.shape), channels_first=True, argument=argument, kind="torch tensor")
+    check_image_shape(
+        tuple(tensor.shape), channels_first=True, argument=argument, kind="torch tensor"
+    )
     if tensor.is_floating_point() and tensor.dtype not in (torch.float32, torch.float64):
         tensor = tensor.float()  # numpy has no bfloat16 or float8; float16 widens exactly
     chw = tensor.detach().cpu().resolve_conj().resolve_neg()
@@ -293,11 +296,15 @@ def _from_chw_tensor(tensor: torch.Tensor, argument: str) -> torch.Tensor:
 
 
 def _from_hwc_array(array: npt.NDArray[np.generic], argument: str, kind: str) -> torch.Tensor:
-    _check_shape(array.shape, channels_first=False, argument=argument, kind=kind)
+    check_image_shape(array.shape, channels_first=False, argument=argument, kind=kind)
     return _hwc_to_rgb_uint8(array[:, :, None] if array.ndim == 2 else array, argument)
 
 
-def _check_shape(shape: tuple[int, ...], *, channels_first: bool, argument: str, kind: str) -> None:
+def check_image_shape(
+    shape: tuple[int, ...], *, channels_first: bool, argument: str, kind: str
+) -> None:
+    """Raises InputError unless ``shape`` is one HW, HWC (or CHW) image with 1, 3 or 4
+    channels and pixels; ``kind`` names the input in the message ("numpy array")."""
     layout = "CHW" if channels_first else "HWC"
     if len(shape) not in (2, 3):
         raise InputError(f"{argument}: a {kind} must be HW or {layout} (one image), got {shape}")

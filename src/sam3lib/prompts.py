@@ -83,8 +83,22 @@ def check_exemplars(
 
     Example:
         >>> ex = check_exemplars([[10, 20, 30, 60]], None, image_size=(100, 200))
-        >>> ex.boxes_cxcywh.tolist(), ex.labels.tolist()
+        >>> ex.boxes_cxcywh.double().round(decimals=3).tolist(), ex.labels.tolist()
         ([[[0.1, 0.4, 0.1, 0.4]]], [[1]])
+    """
+    checked = check_exemplar_boxes(boxes, box_labels, image_size)
+    return None if checked is None else exemplars(*checked, image_size)
+
+
+def check_exemplar_boxes(
+    boxes: BoxesLike | None, box_labels: Sequence[int] | None, image_size: tuple[int, int]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None:
+    """What :func:`check_exemplars` checks, as pixels: (M, 4) xyxy clipped to the image and
+    (M,) labels; ``None`` without boxes.
+
+    Example:
+        >>> check_exemplar_boxes([[-5, 20, 30, 60]], [0], image_size=(100, 200))
+        (array([[ 0., 20., 30., 60.]]), array([0]))
     """
     if boxes is None:
         if box_labels is not None:
@@ -103,10 +117,17 @@ def check_exemplars(
                 f"boxes[{index}]: {[x0, y0, x1, y1]} lies wholly outside the {width}x{height} image"
             )
     clipped = np.clip(xyxy, 0.0, [width, height, width, height])
-    labels = _labels_array(box_labels, len(xyxy))
+    return clipped, _labels_array(box_labels, len(xyxy))
+
+
+def exemplars(
+    boxes_xyxy: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], image_size: tuple[int, int]
+) -> Exemplars:
+    """Checked pixel boxes inside an image of ``image_size`` (H, W) -> the model's inputs."""
+    height, width = image_size
     scale = np.array([width, height], dtype=np.float64)
-    centre = (clipped[:, :2] + clipped[:, 2:]) / 2 / scale
-    size = (clipped[:, 2:] - clipped[:, :2]) / scale
+    centre = (boxes_xyxy[:, :2] + boxes_xyxy[:, 2:]) / 2 / scale
+    size = (boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]) / scale
     cxcywh = np.concatenate([centre, size], axis=1)
     return Exemplars(
         boxes_cxcywh=torch.from_numpy(cxcywh).to(torch.float32).unsqueeze(0),

@@ -82,27 +82,27 @@ class SegmentationResult:
     query: str | None = None
 
     def __post_init__(self) -> None:
-        height, width = _check_image_size(self.image_size)
+        height, width = check_image_size(self.image_size)
         # frozen: normalise through object.__setattr__, once, at construction.
         object.__setattr__(self, "image_size", (height, width))
-        object.__setattr__(self, "timings", MappingProxyType(_check_timings(self.timings)))
+        object.__setattr__(self, "timings", MappingProxyType(check_timings(self.timings)))
         if self.prompt is not None and not isinstance(self.prompt, str):
             raise InputError(f"prompt: expected a str or None, got {type(self.prompt).__name__}")
         if self.query is not None and not isinstance(self.query, str):
             raise InputError(f"query: expected a str or None, got {type(self.query).__name__}")
         if self.query is not None and self.prompt is None:
             raise InputError("query: a result without a text prompt has no query; pass None")
-        _check_array(self.masks, "masks", np.bool_, "(N, H, W) bool", ndim=3)
+        check_array(self.masks, "masks", np.bool_, "(N, H, W) bool", ndim=3)
         count = self.masks.shape[0]
         if self.masks.shape[1:] != (height, width):
             raise InputError(
                 f"masks: shape {self.masks.shape} does not match image_size {(height, width)}; "
                 "expected (N, H, W) at the original image size"
             )
-        _check_array(self.boxes, "boxes", np.float32, "(N, 4) float32", ndim=2)
+        check_array(self.boxes, "boxes", np.float32, "(N, 4) float32", ndim=2)
         if self.boxes.shape != (count, 4):
             raise InputError(f"boxes: expected shape ({count}, 4), got {self.boxes.shape}")
-        _check_array(self.scores, "scores", np.float32, "(N,) float32", ndim=1)
+        check_array(self.scores, "scores", np.float32, "(N,) float32", ndim=1)
         if self.scores.shape != (count,):
             raise InputError(f"scores: expected shape ({count},), got {self.scores.shape}")
 
@@ -130,7 +130,7 @@ class SegmentationResult:
             >>> len(SegmentationResult.empty("dog", (480, 640)))
             0
         """
-        height, width = _check_image_size(image_size)
+        height, width = check_image_size(image_size)
         return cls(
             masks=np.zeros((0, height, width), dtype=np.bool_),
             boxes=np.zeros((0, 4), dtype=np.float32),
@@ -207,37 +207,7 @@ class SegmentationResult:
             >>> SegmentationResult.empty(None, (4, 6)).to_dict()["label"]
             'exemplar'
         """
-        if mask_format not in _MASK_FORMATS:
-            raise InputError(
-                f"mask_format: expected one of {', '.join(map(repr, _MASK_FORMATS))}, "
-                f"got {mask_format!r}"
-            )
-        segmentations: list[Any] | None = None
-        if mask_format == "rle":
-            segmentations = self.to_coco_rle()
-        elif mask_format == "polygons":
-            segmentations = self.to_polygons()
-        instances: list[dict[str, Any]] = []
-        for index, (score, box, area) in enumerate(
-            zip(self.scores.tolist(), self.boxes.tolist(), self.areas.tolist(), strict=True)
-        ):
-            instance: dict[str, Any] = {
-                "label": self.label,
-                "score": score,
-                "box": box,
-                "area": area,
-            }
-            if segmentations is not None:
-                instance["segmentation"] = segmentations[index]
-            instances.append(instance)
-        return {
-            "prompt": self.prompt,
-            "query": self.query,
-            "label": self.label,
-            "image_size": list(self.image_size),
-            "timings": dict(self.timings),
-            "instances": instances,
-        }
+        return result_dict(self, mask_format)
 
     def overlay(
         self,
@@ -263,7 +233,39 @@ class SegmentationResult:
         )
 
 
-def _check_image_size(image_size: object) -> tuple[int, int]:
+def result_dict(result: Any, mask_format: object) -> dict[str, Any]:
+    """The ``to_dict`` payload of any result with ``prompt``, ``query``, ``label``,
+    ``image_size``, ``timings``, ``scores``, ``boxes``, ``areas``, ``to_coco_rle()`` and
+    ``to_polygons()`` (a :class:`SegmentationResult`, a tiled result)."""
+    if mask_format not in _MASK_FORMATS:
+        raise InputError(
+            f"mask_format: expected one of {', '.join(map(repr, _MASK_FORMATS))}, "
+            f"got {mask_format!r}"
+        )
+    segmentations: list[Any] | None = None
+    if mask_format == "rle":
+        segmentations = result.to_coco_rle()
+    elif mask_format == "polygons":
+        segmentations = result.to_polygons()
+    instances: list[dict[str, Any]] = []
+    for index, (score, box, area) in enumerate(
+        zip(result.scores.tolist(), result.boxes.tolist(), result.areas.tolist(), strict=True)
+    ):
+        instance: dict[str, Any] = {"label": result.label, "score": score, "box": box, "area": area}
+        if segmentations is not None:
+            instance["segmentation"] = segmentations[index]
+        instances.append(instance)
+    return {
+        "prompt": result.prompt,
+        "query": result.query,
+        "label": result.label,
+        "image_size": list(result.image_size),
+        "timings": dict(result.timings),
+        "instances": instances,
+    }
+
+
+def check_image_size(image_size: object) -> tuple[int, int]:
     if (
         isinstance(image_size, (tuple, list))
         and len(image_size) == 2
@@ -273,7 +275,7 @@ def _check_image_size(image_size: object) -> tuple[int, int]:
     raise InputError(f"image_size: expected (height, width) positive ints, got {image_size!r}")
 
 
-def _check_timings(timings: object) -> dict[str, float]:
+def check_timings(timings: object) -> dict[str, float]:
     if not isinstance(timings, Mapping):
         raise InputError(f"timings: expected a mapping of str to seconds, got {timings!r}")
     checked: dict[str, float] = {}
@@ -286,7 +288,7 @@ def _check_timings(timings: object) -> dict[str, float]:
     return checked
 
 
-def _check_array(value: object, argument: str, dtype: type, expected: str, *, ndim: int) -> None:
+def check_array(value: object, argument: str, dtype: type, expected: str, *, ndim: int) -> None:
     if not isinstance(value, np.ndarray):
         raise InputError(
             f"{argument}: expected a {expected} numpy array, got {type(value).__name__}"

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, overload
 
@@ -40,11 +42,16 @@ from sam3lib.prompts import (
     BOX_ONLY_TEXT,
     BoxesLike,
     Exemplars,
+    check_exemplar_boxes,
     check_exemplars,
     check_text_prompts,
 )
 from sam3lib.result import SegmentationResult
 from sam3lib.text_cache import TextFeatureCache
+from sam3lib.tiling import TiledSegmentationResult, Tiles
+from sam3lib.tiling.options import TilingAdvice, resolve_tiles, tiling_advice
+from sam3lib.tiling.segment import TiledPrompts, segment_tiles
+from sam3lib.tiling.source import TileSource
 from sam3lib.tokenizer import Sam3Tokenizer
 from sam3lib.translation import (
     Translator,
@@ -196,6 +203,7 @@ class Segmenter:
         nms_iou: float | None = None,
         refine: Refine = None,
         mask_order: MaskOrder = "meta",
+        tiles: None = None,
     ) -> SegmentationResult: ...
 
     @overload
@@ -212,7 +220,42 @@ class Segmenter:
         nms_iou: float | None = None,
         refine: Refine = None,
         mask_order: MaskOrder = "meta",
+        tiles: None = None,
     ) -> list[SegmentationResult]: ...
+
+    @overload
+    def segment(  # type: ignore[overload-overlap]
+        self,
+        image: ImageLike,
+        prompt: str | None = None,
+        *,
+        boxes: BoxesLike | None = None,
+        box_labels: Sequence[int] | None = None,
+        threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        top_k: int | None = None,
+        nms_iou: float | None = None,
+        refine: Refine = None,
+        mask_order: MaskOrder = "meta",
+        tiles: Tiles,
+    ) -> TiledSegmentationResult: ...
+
+    @overload
+    def segment(
+        self,
+        image: ImageLike,
+        prompt: Sequence[str],
+        *,
+        boxes: BoxesLike | None = None,
+        box_labels: Sequence[int] | None = None,
+        threshold: float = 0.5,
+        mask_threshold: float = 0.5,
+        top_k: int | None = None,
+        nms_iou: float | None = None,
+        refine: Refine = None,
+        mask_order: MaskOrder = "meta",
+        tiles: Tiles,
+    ) -> list[TiledSegmentationResult]: ...
 
     def segment(
         self,
@@ -227,7 +270,13 @@ class Segmenter:
         nms_iou: float | None = None,
         refine: Refine = None,
         mask_order: MaskOrder = "meta",
-    ) -> SegmentationResult | list[SegmentationResult]:
+        tiles: Tiles | None = None,
+    ) -> (
+        SegmentationResult
+        | list[SegmentationResult]
+        | TiledSegmentationResult
+        | list[TiledSegmentationResult]
+    ):
         """Find every instance of the prompted concept(s).
 
         Args:
@@ -248,10 +297,19 @@ class Segmenter:
                 0-5 (``MaskRefinement.from_level``), or any function of (N, H, W) bool masks.
             mask_order: ``"meta"`` upsamples logits then applies σ (the reference's order);
                 ``"transformers"`` applies σ first, as transformers' post-processing does.
+            tiles: for images much larger than the model input: a
+                :class:`~sam3lib.tiling.TileOptions` (tile size and overlap in pixels of the
+                image, batch of tiles), or ``"auto"`` (tiles of the model's input size when
+                the image is over twice that, else one tile). Each tile is segmented as an
+                image; objects cut by tile borders or seen in two tiles are merged; exemplar
+                ``boxes`` go to the tiles that contain them wholly; ``top_k`` applies after
+                merging. Not with an :class:`ImageEmbedding` (tiles are cut from pixels).
 
         Returns:
             One :class:`SegmentationResult` for a single prompt (or boxes only), a list of
-            them, in order, for a list of prompts.
+            them, in order, for a list of prompts. With ``tiles``, a
+            :class:`~sam3lib.tiling.TiledSegmentationResult` (masks held as crops) in their
+            place.
 
         Raises:
             InputError: any argument is unacceptable (the message names it), or the
@@ -269,14 +327,25 @@ class Segmenter:
         options = PostprocessOptions.check(
             threshold, mask_threshold, top_k, nms_iou, refine, mask_order
         )
+        single = prompt is None or isinstance(prompt, str)
         # Before the image: a prompt the translator refuses costs no image encoding.
         queries, translate_timings = self._english_queries(prompts)
+        if tiles is not None:
+            if isinstance(image, ImageEmbedding):
+                raise InputError(
+                    "tiles: tiled segmentation cuts tiles from the image's pixels; pass the "
+                    "image, not an ImageEmbedding"
+                )
+            tiled = self._segment_tiled(
+                image, prompts, queries, boxes, box_labels, options, tiles, translate_timings
+            )
+            return tiled[0] if single else tiled
         embedding = self._embedding(image)
+        self._advise_tiling(embedding.original_size)
         exemplars = check_exemplars(boxes, box_labels, embedding.original_size)
         results = self._segment_embedding(
             embedding, prompts, queries, exemplars, options, translate_timings
         )
-        single = prompt is None or isinstance(prompt, str)
         return results[0] if single else results
 
     def predict(
@@ -501,6 +570,53 @@ class Segmenter:
                     )
                 )
         return results
+
+    def _segment_tiled(
+        self,
+        image: ImageLike,
+        prompts: list[str] | None,
+        queries: list[str] | None,
+        boxes: BoxesLike | None,
+        box_labels: Sequence[int] | None,
+        options: PostprocessOptions,
+        tiles: object,
+        translate_timings: Mapping[str, float],
+    ) -> list[TiledSegmentationResult]:
+        source = TileSource(image)
+        tile_options = resolve_tiles(tiles, source.size, self.backend.config.vision.image_size)
+        checked_boxes = check_exemplar_boxes(boxes, box_labels, source.size)
+        asked: list[tuple[str | None, str | None]] = (
+            list(zip(prompts, queries or prompts, strict=True))
+            if prompts is not None
+            else [(None, None)]
+        )
+        per_tile = replace(options, top_k=None)  # the best k are chosen after merging
+
+        def decode(embedding: ImageEmbedding, exemplars: Exemplars | None) -> list[Any]:
+            return self._segment_embedding(embedding, prompts, queries, exemplars, per_tile, {})
+
+        results = segment_tiles(
+            source,
+            tile_options,
+            TiledPrompts(
+                asked=asked,
+                boxes=None if checked_boxes is None else checked_boxes[0],
+                box_labels=None if checked_boxes is None else checked_boxes[1],
+                top_k=options.top_k,
+            ),
+            self.backend,
+            decode,
+        )
+        if not translate_timings:
+            return results
+        return [
+            replace(result, timings={**result.timings, **translate_timings}) for result in results
+        ]
+
+    def _advise_tiling(self, image_size: tuple[int, int]) -> None:
+        advice = tiling_advice(image_size, self.backend.config.vision.image_size)
+        if advice is not None:
+            warnings.warn(advice, TilingAdvice, stacklevel=3)
 
     def _encode_text(self, ids: torch.Tensor, mask: torch.Tensor) -> Any:
         return self.backend.encode_text(ids.to(self.device), mask.to(self.device))

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from sam3lib.errors import InputError
 from sam3lib.formats._checks import check_mask, describe
 
-__all__ = ["decode_rle", "encode_rle"]
+__all__ = ["decode_rle", "encode_cropped_rle", "encode_rle"]
 
 _CHAR_OFFSET = 48  # '0'; pycocotools' characters span '0' (48) to 'o' (111)
 # 12 groups of 5 bits = 60 bits, the most a signed 64-bit value needs; longer means garbage.
@@ -53,10 +53,65 @@ def encode_rle(mask: npt.NDArray[np.bool_]) -> dict[str, Any]:
     """
     check_mask(mask)
     height, width = mask.shape
-    runs = _run_lengths(mask.ravel(order="F"))
-    deltas = runs.copy()
-    deltas[3:] -= runs[1:-2]  # from the fourth run on, store the change to the run two back
-    return {"size": [height, width], "counts": _to_chars(deltas)}
+    return _compressed(_run_lengths(mask.ravel(order="F")), height, width)
+
+
+def encode_cropped_rle(
+    pixels: npt.NDArray[np.bool_], top: int, left: int, image_size: tuple[int, int]
+) -> dict[str, Any]:
+    """Encodes a mask held as its crop: :func:`encode_rle` of the full-size mask that is
+    ``pixels`` at (``top``, ``left``) and empty elsewhere, without building it.
+
+    Memory and time follow the crop, not the image: a 20 000 x 20 000 image's mask costs what
+    its bounding box does.
+
+    Args:
+        pixels: (h, w) bool, the mask inside its crop.
+        top, left: where the crop's first pixel lies in the image.
+        image_size: (H, W) of the image; the crop must lie inside it.
+
+    Returns:
+        ``{"size": [H, W], "counts": str}``, byte-identical to :func:`encode_rle` of the
+        full-size mask.
+
+    Raises:
+        InputError: ``pixels`` is not a 2-D bool array, or the crop does not fit the image.
+
+    Example:
+        >>> import numpy as np
+        >>> encode_cropped_rle(np.ones((2, 2), dtype=bool), 1, 2, (5, 6))
+        {'size': [5, 6], 'counts': ';2309'}
+    """
+    check_mask(pixels)
+    height, width = _size(image_size)
+    crop_height, crop_width = pixels.shape
+    if top < 0 or left < 0 or top + crop_height > height or left + crop_width > width:
+        raise InputError(
+            f"pixels: a {crop_height}x{crop_width} crop at (top={top}, left={left}) does not "
+            f"fit a {height}x{width} image"
+        )
+    # One empty row above and below each column: a run then starts and ends in its column.
+    padded = np.zeros((crop_height + 2, crop_width), dtype=np.int8)
+    padded[1:-1] = pixels
+    steps = np.diff(padded.ravel(order="F"))
+    column, row = np.divmod(np.flatnonzero(steps), crop_height + 2)
+    # Index in the full image, column-major, of the first pixel after each change.
+    position = (left + column).astype(np.int64) * height + top + row
+    starts = position[steps[steps != 0] > 0]
+    ends = position[steps[steps != 0] < 0]
+    total = height * width
+    if starts.size == 0:
+        return _compressed(np.array([total], dtype=np.int64), height, width)
+    # A run reaching the image's bottom continues at the next column's top when the crop
+    # spans the whole height: one run in the full mask.
+    separate = starts[1:] != ends[:-1]
+    starts = starts[np.concatenate(([True], separate))]
+    ends = ends[np.concatenate((separate, [True]))]
+    gaps = starts - np.concatenate(([0], ends[:-1]))
+    runs = np.stack([gaps, ends - starts], axis=1).ravel()
+    if ends[-1] < total:
+        runs = np.concatenate((runs, [total - ends[-1]]))
+    return _compressed(runs, height, width)
 
 
 def decode_rle(rle: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
@@ -102,6 +157,12 @@ def decode_rle(rle: Mapping[str, Any]) -> npt.NDArray[np.bool_]:
     values = (np.arange(runs.size) % 2).astype(np.bool_)
     flat = np.repeat(values, runs)
     return np.ascontiguousarray(flat.reshape((height, width), order="F"))
+
+
+def _compressed(runs: npt.NDArray[np.int64], height: int, width: int) -> dict[str, Any]:
+    deltas = runs.copy()
+    deltas[3:] -= runs[1:-2]  # from the fourth run on, store the change to the run two back
+    return {"size": [height, width], "counts": _to_chars(deltas)}
 
 
 def _run_lengths(flat: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:

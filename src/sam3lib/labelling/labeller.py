@@ -15,10 +15,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
 from PIL import Image
 
-from sam3lib.embedding import ImageEmbedding
+from sam3lib.embedding import ImageEmbedding, encode_resized
 from sam3lib.errors import Sam3Error
 from sam3lib.labelling.atomic import write_atomic
 from sam3lib.labelling.loading import LoadedImage, LoadFailure
@@ -30,8 +29,6 @@ from sam3lib.labelling.records import (
     picture_path,
 )
 from sam3lib.labelling.settings import LabelSettings
-from sam3lib.model.outputs import ImageFeatures
-from sam3lib.preprocess import normalize
 from sam3lib.result import SegmentationResult
 from sam3lib.segmenter import Segmenter
 
@@ -60,27 +57,15 @@ class BatchLabeller:
             if isinstance(entry, LoadFailure):
                 records[entry.item.index] = error_record(entry.item, entry.reason)
         if loaded:
-            features, seconds = self._encode(loaded)
-            for position, image in enumerate(loaded):
-                timings = {"load": image.seconds, "encode_image": seconds / len(loaded)}
-                embedding = ImageEmbedding(
-                    _one_image(features, position),
-                    image.original_size,
-                    timings,
-                    self.segmenter.backend,
-                )
+            embeddings = encode_resized(
+                self.segmenter.backend,
+                [image.resized for image in loaded],
+                [image.original_size for image in loaded],
+                [{"load": image.seconds} for image in loaded],
+            )
+            for image, embedding in zip(loaded, embeddings, strict=True):
                 records[image.item.index] = self._label(image, embedding)
         return [records[entry.item.index] for entry in batch]
-
-    def _encode(self, images: Sequence[LoadedImage]) -> tuple[ImageFeatures, float]:
-        started = time.perf_counter()
-        device = self.segmenter.device
-        pixels = torch.stack([normalize(image.resized.to(device)) for image in images])
-        with torch.inference_mode():
-            features = self.segmenter.backend.encode_image(pixels)
-        if device.type == "cuda":  # asynchronous: time the work, not the launch
-            torch.cuda.synchronize(device)
-        return features, time.perf_counter() - started
 
     def _label(self, image: LoadedImage, embedding: ImageEmbedding) -> Record:
         try:
@@ -122,10 +107,6 @@ class BatchLabeller:
             write_atomic(
                 self.out / "images" / dataset_path(image.item.file_name), _png_bytes(picture)
             )
-
-
-def _one_image(features: ImageFeatures, position: int) -> ImageFeatures:
-    return ImageFeatures(*(tensor[position : position + 1] for tensor in features))
 
 
 def _png_bytes(picture: Image.Image) -> bytes:
