@@ -22,10 +22,14 @@ OVERLAP = 30
 
 
 def run_tiled(
-    rgb: npt.NDArray[np.uint8], *, overlap: int = OVERLAP, batch_size: int = 1
+    rgb: npt.NDArray[np.uint8],
+    *,
+    overlap: int = OVERLAP,
+    batch_size: int = 1,
+    top_k: int | None = None,
 ) -> TiledSegmentationResult:
     options = TileOptions(size=TILE, overlap=overlap, batch_size=batch_size)
-    prompts = TiledPrompts(asked=[("blob", "blob")], boxes=None, box_labels=None, top_k=None)
+    prompts = TiledPrompts(asked=[("blob", "blob")], boxes=None, box_labels=None, top_k=top_k)
     (result,) = segment_tiles(TileSource(rgb), options, prompts, PixelBackend(TILE), decode_blobs)
     return result
 
@@ -92,6 +96,16 @@ def test_neighbours_across_a_border_stay_apart() -> None:
     assert_same_instances(result, rgb)
     # Scores are each object's own, highest first.
     assert result.scores.tolist() == pytest.approx([220 / 255, 100 / 255, 60 / 255])
+
+
+def test_top_k_counts_a_merged_object_once() -> None:
+    rgb = scene(100, 170)
+    rgb[30:60, 60:110] = 250  # across the border: two detections, one object, the best
+    rgb[5:15, 5:15] = 100
+    rgb[80:95, 140:160] = 180
+    result = run_tiled(rgb, top_k=2)
+    assert result.scores.tolist() == pytest.approx([250 / 255, 180 / 255])
+    assert result.areas.tolist() == [30 * 50, 15 * 20]
 
 
 def test_many_objects_in_batches_of_tiles_match_the_untiled_answer() -> None:

@@ -106,9 +106,9 @@ def _touching(detections: Sequence[Detection], indices: list[int], region: Rect)
 
 def _iou_within(first: CroppedMask, second: CroppedMask, region: Rect) -> float:
     """IoU of two masks counting only the pixels inside ``region``."""
+    if first.rect.intersection(second.rect).intersection(region).empty:
+        return 0.0  # nothing in common where both are seen: no need to look at pixels
     window = first.rect.union(second.rect).intersection(region)
-    if window.empty:
-        return 0.0
     first_pixels, second_pixels = first.within(window), second.within(window)
     union = np.count_nonzero(first_pixels | second_pixels)
     if union == 0:
