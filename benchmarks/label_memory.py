@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from rss import RssSampler
 from sam3lib import Segmenter, label
 from sam3lib.bench.machine import describe_machine
 from sam3lib.bench.weights import random_state_dict, write_checkpoint
@@ -31,29 +31,6 @@ from sam3lib.model import Sam3Config
 
 PROMPTS = ["cat", "red car"]
 THRESHOLD = 0.1  # random weights score around 0.2: a low threshold gives instances to keep
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096
-
-
-class _Sampler:
-    """The peak resident set size so far, sampled every 20 ms by a thread."""
-
-    def __init__(self) -> None:
-        self.peak = _rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, _rss_bytes())
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _write_pictures(directory: Path, count: int) -> list[Path]:
@@ -83,7 +60,7 @@ def main() -> int:
     checkpoint = write_checkpoint(config, random_state_dict(config), work / "tiny")
     (work / "pictures").mkdir()
     paths = _write_pictures(work / "pictures", args.images)
-    sampler = _Sampler()
+    sampler = RssSampler()
     early_peak: list[int] = []
 
     def source() -> Iterator[str]:

@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
@@ -24,6 +24,10 @@ from sam3lib.translation import Translator, translate
 
 if TYPE_CHECKING:
     from sam3lib.segmenter import Segmenter
+    from sam3lib.tiling import TiledSegmentationResult
+
+#: What an image command writes: results with full-size masks, or tiled ones (crops).
+AnyResult = Union[SegmentationResult, "TiledSegmentationResult"]
 
 DEFAULT_MODEL = "facebook/sam3"
 _SCORES_LISTED = 10  # a summary line lists at most this many scores
@@ -64,6 +68,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mask-threshold", type=float, default=0.5)
     parser.add_argument("--top-k", type=int, default=None)
     parser.add_argument("--refine", type=int, default=0, metavar="LEVEL", help="0 (off) to 5")
+    parser.add_argument(
+        "--tiles",
+        type=parse_tiles,
+        default=None,
+        metavar="PIXELS|auto",
+        help="segment in overlapping tiles of this many pixels (for images much larger than "
+        "the model input: aerial, slides); 'auto' tiles at the model's input size when the "
+        "image is over twice it",
+    )
+    parser.add_argument(
+        "--tile-overlap",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="pixels neighbouring tiles share (default 128); objects cut by a border are "
+        "merged there",
+    )
     add_translation_argument(parser)
     add_model_arguments(parser)
     add_output_arguments(parser)
@@ -74,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.prompt and not args.box and not args.negative_box:
         print("error: give at least one --prompt or --box", file=sys.stderr)
+        return 2
+    if args.tile_overlap is not None and not isinstance(args.tiles, int):
+        print("error: --tile-overlap needs --tiles PIXELS", file=sys.stderr)
         return 2
     return run_reporting_errors(_run, args)
 
@@ -89,6 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         "top_k": args.top_k,
         "refine": args.refine or None,
     }
+    if args.tiles is not None:
+        options["tiles"] = _tile_options(args)
     prompts: list[str] | None = args.prompt or None
     outputs = Outputs(args, several=len(args.images) > 1)
     for path in args.images:
@@ -96,6 +122,28 @@ def _run(args: argparse.Namespace) -> int:
         outputs.add(path, results if isinstance(results, list) else [results])
     outputs.finish()
     return 0
+
+
+def parse_tiles(text: str) -> int | str:
+    """``--tiles``: ``"auto"`` or a tile size in pixels (an argparse ``type``)."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a tile size in pixels or 'auto', got {text!r}"
+        ) from None
+
+
+def _tile_options(args: argparse.Namespace) -> Any:
+    from sam3lib.tiling import TileOptions
+
+    if args.tiles == "auto":
+        return "auto"
+    if args.tile_overlap is None:
+        return TileOptions(size=args.tiles)
+    return TileOptions(size=args.tiles, overlap=args.tile_overlap)
 
 
 # --- shared by the image commands ----------------------------------------------------------
@@ -198,18 +246,21 @@ class Outputs:
             if directory is not None and several:
                 directory.mkdir(parents=True, exist_ok=True)
 
-    def add(self, image: Path, results: Sequence[SegmentationResult], **fields: Any) -> None:
+    def add(self, image: Path, results: Sequence[AnyResult], **fields: Any) -> None:
         """Print a summary of ``image``'s results and write its overlay and masks; ``fields``
         join its JSON entry (e.g. the prompt)."""
         from sam3lib.app.downloads import save_label_map  # numpy and Pillow only, no gradio
         from sam3lib.visualize import draw_overlay
 
         print_summary(image, results)
-        if self.overlay is not None:
-            overlay = draw_overlay(image, results, show_labels=self.show_labels)
-            overlay.save(self._target(self.overlay, image))
-        if self.masks is not None:
-            save_label_map(results, self._target(self.masks, image))
+        if self.overlay is not None or self.masks is not None:
+            # Pictures are full size anyway: tiled results' crops become full-size masks.
+            dense = [_full_size(result) for result in results]
+            if self.overlay is not None:
+                overlay = draw_overlay(image, dense, show_labels=self.show_labels)
+                overlay.save(self._target(self.overlay, image))
+            if self.masks is not None:
+                save_label_map(dense, self._target(self.masks, image))
         self.entries.append(
             {"image": str(image), **fields, "results": [r.to_dict() for r in results]}
         )
@@ -225,7 +276,13 @@ class Outputs:
         return path / f"{image.stem}.png" if self.several else path
 
 
-def print_summary(path: Path, results: Sequence[SegmentationResult]) -> None:
+def _full_size(result: AnyResult) -> SegmentationResult:
+    if isinstance(result, SegmentationResult):
+        return result
+    return result.to_segmentation_result()
+
+
+def print_summary(path: Path, results: Sequence[AnyResult]) -> None:
     """``path``, then a line per result: its label (``prompt → query`` when the prompt was
     translated), how many instances and their scores."""
     print(path)

@@ -124,6 +124,6 @@ def tiling_advice(image_size: tuple[int, int], model_size: int) -> str | None:
     height, width = image_size
     return (
         f"the image is {width}x{height} px, {max(image_size) / model_size:.1f}x the model's "
-        f"{model_size} px input: squeezed into one input, small objects are lost; pass "
-        f"tiles='auto' (here {suggested}) to segment it in tiles"
+        f"{model_size} px input: squeezed into one input, small objects are lost; segment "
+        f"it in tiles with tiles='auto' (here {suggested}; on the command line --tiles auto)"
     )
