@@ -49,6 +49,7 @@ from sam3lib.prompts import (
 from sam3lib.result import SegmentationResult
 from sam3lib.text_cache import TextFeatureCache
 from sam3lib.tiling import TiledSegmentationResult, Tiles
+from sam3lib.tiling.interactive import WindowedInteractiveResult, prompt_window, window_prompt
 from sam3lib.tiling.options import TilingAdvice, resolve_tiles, tiling_advice
 from sam3lib.tiling.segment import TiledPrompts, segment_tiles
 from sam3lib.tiling.source import TileSource
@@ -348,6 +349,7 @@ class Segmenter:
         )
         return results[0] if single else results
 
+    @overload
     def predict(
         self,
         image: ImageLike | ImageEmbedding,
@@ -359,7 +361,37 @@ class Segmenter:
         mask_input: Any = None,
         multimask: bool = True,
         max_hole_area: int = DEFAULT_MAX_HOLE_AREA,
-    ) -> InteractiveResult:
+        tiles: None = None,
+    ) -> InteractiveResult: ...
+
+    @overload
+    def predict(
+        self,
+        image: ImageLike,
+        *,
+        points: PointsLike | None = None,
+        point_labels: Sequence[int] | None = None,
+        box: Sequence[float] | None = None,
+        boxes: BoxesLike | None = None,
+        mask_input: Any = None,
+        multimask: bool = True,
+        max_hole_area: int = DEFAULT_MAX_HOLE_AREA,
+        tiles: Tiles,
+    ) -> WindowedInteractiveResult: ...
+
+    def predict(
+        self,
+        image: ImageLike | ImageEmbedding,
+        *,
+        points: PointsLike | None = None,
+        point_labels: Sequence[int] | None = None,
+        box: Sequence[float] | None = None,
+        boxes: BoxesLike | None = None,
+        mask_input: Any = None,
+        multimask: bool = True,
+        max_hole_area: int = DEFAULT_MAX_HOLE_AREA,
+        tiles: Tiles | None = None,
+    ) -> InteractiveResult | WindowedInteractiveResult:
         """Segment one object from clicks and/or a box, or several objects from boxes.
 
         This is SAM 3's interactive head (SAM-2 style), not the concept detector: a box here
@@ -383,6 +415,13 @@ class Segmenter:
                 ``boxes``, each object's best candidate is returned.
             max_hole_area: fill background holes up to this many low-resolution pixels, as
                 Meta's predictor does (0: off).
+            tiles: for an image much larger than the model input: a
+                :class:`~sam3lib.tiling.TileOptions` or ``"auto"``; only a ``tiles.size``
+                window centred on the box (else the first click) is encoded, every click and
+                box must lie in it, and the answer is a
+                :class:`~sam3lib.tiling.WindowedInteractiveResult` (masks as crops of the
+                image). Refining with ``mask_input`` works as long as the first click or
+                the box stays the same.
 
         Returns:
             An :class:`~sam3lib.interactive.InteractiveResult`: masks at the image's size,
@@ -402,6 +441,38 @@ class Segmenter:
         predictor.tracker  # noqa: B018  # no head: fail before encoding the image
         if not isinstance(multimask, bool):
             raise InputError(f"multimask: expected True or False, got {multimask!r}")
+        if tiles is not None:
+            if isinstance(image, ImageEmbedding):
+                raise InputError(
+                    "tiles: a window of the image is encoded; pass the image, not an ImageEmbedding"
+                )
+            source = TileSource(image)
+            options = resolve_tiles(tiles, source.size, self.backend.config.vision.image_size)
+            check_interactive_prompt(  # in pixels of the whole image, errors naming arguments
+                points=points,
+                point_labels=point_labels,
+                box=box,
+                boxes=boxes,
+                mask_input=mask_input,
+                image_size=source.size,
+                model_size=self.backend.config.vision.image_size,
+                mask_size=predictor.mask_size,
+            )
+            prompt = window_prompt(points, box, boxes)
+            window = prompt_window(prompt, source.size, options.size)
+            inside = prompt.shifted(window)
+            answer = self.predict(
+                source.crop(window),
+                points=inside.points,
+                point_labels=point_labels,
+                box=None if inside.box is None else inside.box.tolist(),
+                boxes=inside.boxes,
+                mask_input=mask_input,
+                multimask=multimask,
+                max_hole_area=max_hole_area,
+            )
+            assert isinstance(answer, InteractiveResult)
+            return WindowedInteractiveResult.from_window(answer, window, source.size)
         embedding = self._embedding(image)
         vision = self.backend.config.vision
         prompts = check_interactive_prompt(

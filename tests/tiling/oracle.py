@@ -3,7 +3,7 @@
 SAM 3 with random weights finds nothing meaningful, so the tiling tests need a stand-in whose
 per-tile answer can be worked out from the pixels: :class:`PixelBackend` encodes a tile by
 keeping its pixels (the model input is the tile's own size, so resizing leaves them as they
-are) and :func:`decode_blobs` returns each 8-connected blob of non-black pixels as an
+are) and :func:`decode_blobs` returns each 8-connected blob of bright pixels as an
 instance. The untiled answer is the same rule applied to the whole image
 (:func:`blobs`), so a tiled run can be compared with it pixel for pixel. Everything between
 (cutting, encoding, mapping back, matching, merging) is the real tiling code.
@@ -24,6 +24,7 @@ from sam3lib.prompts import Exemplars
 from sam3lib.result import SegmentationResult
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+DARK = 40  # background may be noise up to this value: it is no object
 
 
 class PixelBackend:
@@ -40,8 +41,9 @@ class PixelBackend:
 
 
 def blobs(rgb: npt.NDArray[np.uint8]) -> list[npt.NDArray[np.bool_]]:
-    """Each 8-connected blob of non-black pixels of an (H, W, 3) image, as a full-size mask."""
-    labels, count = ndimage.label(rgb.any(axis=2), structure=EIGHT_CONNECTED)
+    """Each 8-connected blob of bright pixels (a channel above :data:`DARK`) of an (H, W, 3)
+    image, as a full-size mask."""
+    labels, count = ndimage.label(rgb.max(axis=2) > DARK, structure=EIGHT_CONNECTED)
     return [labels == label for label in range(1, count + 1)]
 
 

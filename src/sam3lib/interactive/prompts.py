@@ -22,7 +22,13 @@ import torch
 
 from sam3lib.errors import InputError
 
-__all__ = ["ObjectPrompts", "PointsLike", "check_interactive_prompt", "clicks_prompt"]
+__all__ = [
+    "ObjectPrompts",
+    "PointsLike",
+    "as_float_array",
+    "check_interactive_prompt",
+    "clicks_prompt",
+]
 
 PointsLike = Sequence[Sequence[float]] | npt.NDArray[np.generic]
 
@@ -171,11 +177,12 @@ def clicks_prompt(
 
 
 def _is_flat_box(box: object) -> bool:
-    array = _as_array(box, "box")
+    array = as_float_array(box, "box")
     return array.ndim == 1
 
 
-def _as_array(value: object, argument: str) -> npt.NDArray[np.float64]:
+def as_float_array(value: object, argument: str) -> npt.NDArray[np.float64]:
+    """``value`` (nested sequences, numpy, torch on any device) as finite float64 numbers."""
     if isinstance(value, (str, bytes)):
         raise InputError(f"{argument}: expected numbers, got a {type(value).__name__}")
     if isinstance(value, torch.Tensor):
@@ -190,7 +197,7 @@ def _as_array(value: object, argument: str) -> npt.NDArray[np.float64]:
 
 
 def _points(points: object, image_size: tuple[int, int]) -> npt.NDArray[np.float64]:
-    array = _as_array(points, "points")
+    array = as_float_array(points, "points")
     if array.ndim != 2 or array.shape[1] != 2 or array.shape[0] == 0:
         raise InputError(
             f"points: expected (P, 2) xy pixel coordinates with P >= 1, e.g. [[410, 220]]; "
@@ -201,7 +208,7 @@ def _points(points: object, image_size: tuple[int, int]) -> npt.NDArray[np.float
 
 
 def _boxes(boxes: object, argument: str, image_size: tuple[int, int]) -> npt.NDArray[np.float64]:
-    array = _as_array(boxes, argument)
+    array = as_float_array(boxes, argument)
     if array.ndim != 2 or array.shape[1] != 4 or array.shape[0] == 0:
         raise InputError(
             f"{argument}: expected xyxy pixel boxes [[x0, y0, x1, y1], ...], at least one; "
@@ -235,7 +242,7 @@ def _check_inside(xy: npt.NDArray[np.float64], argument: str, image_size: tuple[
 def _labels(point_labels: object, count: int) -> npt.NDArray[np.int64]:
     if point_labels is None:
         return np.full(count, POSITIVE, dtype=np.int64)
-    array = _as_array(point_labels, "point_labels")
+    array = as_float_array(point_labels, "point_labels")
     if array.ndim != 1 or array.shape[0] != count:
         raise InputError(
             f"point_labels: expected one label per point ({count}), got shape {array.shape}"
@@ -256,7 +263,7 @@ def _mask_input(
             torch.zeros(num_objects, 1, mask_size, mask_size),
             torch.zeros(num_objects, dtype=torch.bool),
         )
-    array = _as_array(mask_input, "mask_input")
+    array = as_float_array(mask_input, "mask_input")
     shape = array.shape
     if array.ndim == 2:
         array = array[None]

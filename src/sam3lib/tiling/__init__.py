@@ -9,6 +9,7 @@ overlap (:mod:`~sam3lib.tiling.merge`) into a :class:`TiledSegmentationResult`.
 
 from sam3lib.tiling.cropped import CroppedMask
 from sam3lib.tiling.grid import Rect, Tile, tile_grid
+from sam3lib.tiling.interactive import WindowedInteractiveResult
 from sam3lib.tiling.options import TileOptions, Tiles, TilingAdvice, suggest_tiles
 from sam3lib.tiling.result import TiledSegmentationResult
 
@@ -20,6 +21,7 @@ __all__ = [
     "TiledSegmentationResult",
     "Tiles",
     "TilingAdvice",
+    "WindowedInteractiveResult",
     "suggest_tiles",
     "tile_grid",
 ]
