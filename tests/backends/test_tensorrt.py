@@ -167,6 +167,21 @@ def test_engine_key_changes_with_the_graphs_outputs(tiny_export_dir: Path) -> No
     assert new_key.digest() != old_key.digest()
 
 
+def test_engine_keys_differ_by_the_exports_input_size(tiny_export_dir: Path) -> None:
+    """Exports of the same weights at 168 and 252 px (``sam3lib export --resolution``) never
+    share an engine, the text encoder's included, whose input shapes are the same at both."""
+    manifest = ExportManifest.load(tiny_export_dir)
+    larger = dataclasses.replace(manifest, config=manifest.config.at_resolution(252))
+    target = {"tensorrt_version": "10.7.0", "gpu_name": "GPU A", "compute_capability": (8, 9)}
+    for graph in manifest.graphs:
+        key = engine_key(manifest, graph, "fp16", **target)
+        other = engine_key(larger, graph, "fp16", **target)
+        assert ("image_size", "168") in key.build_options
+        assert key.digest() != other.digest(), graph
+    text = engine_key(manifest, "text_encoder", "fp16", **target)
+    assert text.profile == engine_key(larger, "text_encoder", "fp16", **target).profile
+
+
 def test_rope_tables_are_exported_as_constants_of_the_shapes_we_pin(
     tiny_export_dir: Path,
 ) -> None:

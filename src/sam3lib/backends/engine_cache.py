@@ -66,7 +66,7 @@ class EngineKey:
         compute_capability: (major, minor), e.g. (9, 0).
         sam3lib_version: the version that exported the graph and chose the build recipe.
         build_options: anything else that changes the engine, as sorted (name, value) pairs
-            (the ONNX opset, the export's precision).
+            (the ONNX opset, the export's precision and input size).
     """
 
     weights_sha256: str

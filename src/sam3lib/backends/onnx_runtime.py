@@ -91,7 +91,8 @@ def create(
 
     Options: ``onnx_dir`` (an export directory to run), ``cache_dir`` (where graphs exported
     from a weights checkpoint are kept), ``batch``/``max_prompts``/``max_boxes`` (sizes of such
-    an export), ``threads``, ``prompt_chunk``, ``progress``.
+    an export), ``threads``, ``prompt_chunk``, ``progress``, ``resolution`` (accepted only as
+    the export's own input size: graphs at another are made by ``sam3lib export --resolution``).
     """
     check_options("onnxruntime", options, OPTIONS)
     if precision != "fp32":

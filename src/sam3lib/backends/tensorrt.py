@@ -232,7 +232,9 @@ def create(
     Options: ``onnx_dir`` (an export directory to run), ``cache_dir`` (where graphs exported
     from a weights checkpoint are kept), ``engine_dir`` (the engine cache),
     ``batch``/``max_prompts``/``max_boxes`` (sizes of such an export), ``workspace_gb``,
-    ``progress``. Everything that can be checked is checked before the (slow) export and build.
+    ``progress``, ``resolution`` (only the export's own input size, see
+    :func:`~sam3lib.export.prepare.prepare_export`). Everything that can be checked is checked
+    before the (slow) export and build.
     """
     check_options("tensorrt", options, OPTIONS)
     progress = check_flag("progress", options.get("progress", True))

@@ -76,6 +76,10 @@ def engine_key(
             ("export_opset", str(manifest.opset)),
             ("export_precision", manifest.precision),
             ("exported_by", manifest.sam3lib_version),
+            # The input size (`sam3lib export --resolution`): the image-side shapes in the
+            # profile follow it already; named here too, so that no graph of an export at one
+            # size (the text encoder's shapes do not change) is ever served one at another.
+            ("image_size", str(manifest.image_size)),
             # A graph whose inputs stay but whose outputs change (the image encoder's did when
             # it took on the detector's image-side work) must not reuse an old engine.
             ("outputs", ",".join(spec.name for spec in manifest.graphs[graph].outputs)),

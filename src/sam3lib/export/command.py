@@ -2,6 +2,7 @@
 
 Example:
     sam3lib export facebook/sam3 sam3-onnx --max-prompts 16 --max-boxes 4
+    sam3lib export facebook/sam3 sam3-onnx-672 --resolution 672   # graphs for 672 px input
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="points per object in the interactive decoder: clicks + 2 per box + 1 padding",
     )
     parser.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        metavar="PIXELS",
+        help="input size the graphs take, a multiple of 336 (default: the checkpoint's, "
+        "1008); fixed once exported",
+    )
+    parser.add_argument(
         "--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (>= {MIN_OPSET})"
     )
     parser.add_argument(
@@ -69,10 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the process exit status (0 ok, 1 failed, 2 bad usage)."""
     args = build_parser().parse_args(argv)
     try:
-        from sam3lib.checkpoint import load_sam3_model  # torch only when there is work
+        # torch only when there is work
+        from sam3lib.checkpoint import load_resolved_model, resolve_checkpoint
         from sam3lib.export.onnx_export import export_onnx
 
-        model, resolved = load_sam3_model(args.checkpoint)
+        resolved = resolve_checkpoint(args.checkpoint)
+        # At --resolution: a size the model cannot run is refused before the weights are read.
+        model = load_resolved_model(resolved, resolution=args.resolution)
         manifest = export_onnx(
             model,
             args.out_dir,
@@ -88,5 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sam3lib export: error: {error}", file=sys.stderr)
         return 1
     files = ", ".join(name for graph in manifest.graphs.values() for name in graph.files())
-    print(f"wrote {files} and manifest.json to {args.out_dir}")
+    size = manifest.image_size
+    print(f"wrote {files} and manifest.json ({size} x {size} px input) to {args.out_dir}")
     return 0

@@ -6,6 +6,10 @@ the symbolic sizes named: ``"prompts"``, ``"objects"``, ``"points"``), the build
 model configuration, the hash of the weights the graphs were made from, and the sam3lib
 version that made them.
 
+The input size is the config's ``vision.image_size`` (:attr:`ExportManifest.image_size`): the
+model's own, or the ``resolution`` the graphs were exported at; it must be the size the image
+encoder's ``pixels`` input declares.
+
 Format 3 adds the interactive head's two graphs (listed only when exported) and their sizes.
 Format 2 manifests (written before them) are still read: such an export serves the concept
 detector, and asking it for clicks or boxes says to export again.
@@ -102,6 +106,8 @@ class ExportManifest:
 
     @property
     def image_size(self) -> int:
+        """The input size the graphs take, in pixels (``config.vision.image_size``: the
+        model's own, or ``sam3lib export --resolution``); images are resized to it."""
         return self.config.vision.image_size
 
     @property
@@ -139,6 +145,13 @@ class ExportManifest:
             # reliable about the head (older sam3lib versions neither knew nor loaded it). Read
             # as SAM 3's head, so that clicks reach the backend, which says to export again.
             config["tracker"] = asdict(TrackerConfig())
+        model_config = Sam3Config.from_dict(config)
+        pixels = graphs["image_encoder"].inputs[0].shape[-1]
+        if pixels != model_config.vision.image_size:  # what images are resized to
+            raise ValueError(
+                f"the image encoder takes {pixels} px images, the config says "
+                f"{model_config.vision.image_size}"
+            )
         return cls(
             sam3lib_version=str(data["sam3lib_version"]),
             opset=int(data["opset"]),
@@ -147,7 +160,7 @@ class ExportManifest:
             max_prompts=int(data["max_prompts"]),
             max_boxes=int(data["max_boxes"]),
             weights_sha256=str(data["weights_sha256"]),
-            config=Sam3Config.from_dict(config),
+            config=model_config,
             graphs=graphs,
             tokenizer_files=tuple(data.get("tokenizer_files", ())),
             max_objects=int(data["max_objects"]) if interactive else None,

@@ -13,6 +13,9 @@ Example:
     >>> from sam3lib import Sam3Model
     >>> model = Sam3Model.from_pretrained("facebook/sam3")  # doctest: +SKIP
     >>> manifest = export_onnx(model, "sam3-onnx", GraphOptions(max_boxes=8))  # doctest: +SKIP
+    >>> small = export_onnx(model, "sam3-onnx-672", resolution=672)  # doctest: +SKIP
+    >>> small.image_size  # doctest: +SKIP
+    672
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ def export_onnx(
     tokenizer_files: Mapping[str, Path] | None = None,
     progress: bool = True,
     jobs: int = 1,
+    resolution: int | None = None,
 ) -> ExportManifest:
     """Write ``image_encoder.onnx``, ``text_encoder.onnx``, ``decoder.onnx`` (and, when the
     model has the interactive head, ``interactive_encoder.onnx`` and
@@ -78,13 +82,20 @@ def export_onnx(
         jobs: graphs traced at once, each in a process of its own holding a copy of the
             model (tracing is single-threaded Python: on a multi-core machine 2 roughly
             halves the time; memory grows with each copy, 3.4 GB at full size).
+        resolution: the input size the graphs take, instead of the model's own (see
+            :meth:`Sam3Config.at_resolution`; the same weights). An export's size is fixed: the
+            manifest's ``config`` records it and the backends preprocess images to it.
 
     Raises:
-        InputError: bad options, or a model that is not float32 on the CPU.
+        InputError: bad options, a ``resolution`` the model cannot run, or a model that is
+            not float32 on the CPU.
         BackendUnavailableError: ``onnx``/``onnxscript`` are not installed.
     """
     options = check_graph_options(options or GraphOptions())
     _check_exportable(model, opset)
+    if resolution is not None:
+        config = model.config.at_resolution(resolution)
+        model = model if config == model.config else _model_of(config, model.state_dict())
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise InputError(f"jobs: expected a positive integer, got {jobs!r}")
     _require_exporter()
@@ -189,11 +200,16 @@ def _export_graph_of(
     """A worker's job: one graph of the model with these weights. One thread: the workers
     share the cores."""
     torch.set_num_threads(1)
+    signature = graph_signatures(_model_of(config, weights), options)[name]
+    return _export_graph(name, signature, out, opset, options)
+
+
+def _model_of(config: Sam3Config, weights: dict[str, torch.Tensor]) -> Sam3Model:
+    """A model of ``config`` holding ``weights`` (shared, not copied), in eval mode."""
     with torch.device("meta"):
         model = Sam3Model(config)
     model.load_state_dict(weights, strict=True, assign=True)
-    signature = graph_signatures(model.eval(), options)[name]
-    return _export_graph(name, signature, out, opset, options)
+    return model.eval()
 
 
 def _export_graph(
