@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from helpers.toolchain import requires_cpp_compiler
 from sam3lib.bench import command
 from sam3lib.bench.command import Variant, main, variants
-from sam3lib.bench.runners import STAGES
+from sam3lib.bench.flops import image_encoder_flops
+from sam3lib.bench.runners import STAGES, OursRunner, TransformersRunner
 from sam3lib.cli import main as cli_main
 from sam3lib.errors import Sam3Error
+from sam3lib.model import Sam3Config
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -76,6 +80,70 @@ def test_compiled_variants_are_timed_after_their_eager_twins(tmp_path: Path) -> 
     # The fresh process ran the compiled variant, so its first result includes compiling.
     assert "compile_mode='default'" in compiled["isolated"]["sam3lib"]["backend"]
     assert "compile_mode=None" in eager["isolated"]["sam3lib"]["backend"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("weights", ["random", "checkpoint"])
+def test_both_implementations_run_at_the_resolution_and_the_report_records_it(
+    weights: str, tiny_checkpoint_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint's config.json says 168 px: the bench writes one that says 252 for both."""
+    sizes: dict[str, list[int]] = {"sam3lib": [], "transformers": []}
+    load_ours, load_theirs = OursRunner.load, TransformersRunner.load
+
+    def ours(*args: Any, **options: Any) -> OursRunner:
+        runner = load_ours(*args, **options)
+        sizes["sam3lib"].append(runner.segmenter.backend.config.vision.image_size)
+        return runner
+
+    def theirs(*args: Any) -> TransformersRunner:
+        runner = load_theirs(*args)
+        sizes["transformers"].append(runner.image_size)
+        return runner
+
+    monkeypatch.setattr(OursRunner, "load", ours)
+    monkeypatch.setattr(TransformersRunner, "load", theirs)
+    out, page = tmp_path / "bench.json", tmp_path / "bench.md"
+    source = ["--size", "tiny"] if weights == "random" else ["--model", str(tiny_checkpoint_dir)]
+    argv = [*source, "--repeats", "1", "--backend", "eager", "--prompts", "2", "--images", "0"]
+    argv += ["--image-size", "90x120", "--no-isolated", "--resolution", "252"]
+    assert main([*argv, "--json", str(out), "--markdown", str(page)]) == 0
+
+    assert sizes == {"sam3lib": [252], "transformers": [252]}  # tiny's own size is 168
+    report = json.loads(out.read_text())
+    assert report["resolution"] == 252
+    at_252 = image_encoder_flops(Sam3Config.tiny().at_resolution(252))
+    assert report["encoder_flops"] == at_252.to_dict()  # the work of a 252 px encode
+    for case in report["variants"][0]["cases"].values():
+        assert case["sam3lib"]["kept"] == case["transformers"]["kept"] > 0
+    assert "input 252 × 252 px" in page.read_text()
+    assert "### eager fp32 on cpu at 252 px" in page.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--size", "tiny", "--resolution", "170"], "170 does not run: .* 168 and 252"),
+        (["--size", "full", "--resolution", "1000"], "1000 does not run: .* 672 and 1008"),
+        (["--size", "tiny", "--resolution", "0"], "multiple of 84"),
+    ],
+)
+def test_a_resolution_the_model_cannot_run_exits_with_status_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--backend", "eager", "--compare", "none"])
+    assert exit_info.value.code == 2
+    assert re.search(f"error: resolution: .*{message}", capsys.readouterr().err)
+
+
+def test_a_checkpoint_is_checked_against_the_resolution_before_any_work(
+    tiny_checkpoint_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(tiny_checkpoint_dir), "--resolution", "100", "--backend", "eager"])
+    assert exit_info.value.code == 2
+    assert "resolution: 100 does not run" in capsys.readouterr().err
 
 
 def test_bench_is_a_cli_subcommand(capsys: pytest.CaptureFixture[str]) -> None:

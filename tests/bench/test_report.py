@@ -74,6 +74,7 @@ def report() -> dict[str, object]:
             "transformers": None,
         },
         "model": "tiny size, random weights",
+        "resolution": 168,
         "variants": [variant],
     }
 
@@ -98,6 +99,8 @@ def test_table_and_markdown_show_every_stage_ratio_and_summary(report: dict) -> 
         assert stage in table
     assert "sam3lib/transformers" in table and "0.50" in table
     assert "0.50 of the GEMM rate" in table and "peak RSS 2.00 GiB" in table
+    assert "at 168 px — measured GEMM rate" in table  # the input size the model ran at
     markdown = format_markdown(report)
+    assert "Model: tiny size, random weights, input 168 × 168 px." in markdown
     assert "`sam3lib bench --size tiny`" in markdown and "Test CPU, 2 cores" in markdown
     assert "| 1 image, 1 prompt | preprocess |" in markdown

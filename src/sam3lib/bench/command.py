@@ -8,6 +8,7 @@ process for load time and peak memory.
 Example:
     sam3lib bench --size tiny --repeats 3
     sam3lib bench --json bench.json --markdown docs/benchmarks.md    # full size: minutes on CPU
+    sam3lib bench --backend eager --resolution 672 --json bench-672.json   # another input size
 """
 
 from __future__ import annotations
@@ -116,7 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", type=_non_negative, default=4, help="images of case Mx1 (0 or 1: no such case)"
     )
-    parser.add_argument("--image-size", type=_size, default=(1008, 1008), metavar="HxW")
+    parser.add_argument(
+        "--image-size",
+        type=_size,
+        default=(1008, 1008),
+        metavar="HxW",
+        help="the test picture's size, resized to the model's input size (--resolution)",
+    )
+    parser.add_argument(
+        "--resolution",
+        type=int,
+        metavar="PIXELS",
+        help="model input size, a multiple of 336 (84 for --size tiny); default the model's "
+        "own (1008; tiny 168). Both implementations run at it",
+    )
     parser.add_argument("--kept", type=_positive, default=10, help="masks kept per prompt")
     parser.add_argument("--compare", choices=("transformers", "none"), default="transformers")
     parser.add_argument(
@@ -134,6 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         device = str(resolve_device(args.device))
         plan = variants(args.backend, args.precision, device, compiled=args.compile)
+        model_config(args)  # a --resolution the model cannot run: refused before any work
     except Sam3Error as error:
         parser.error(str(error))  # exits with status 2
     if args.compare == "transformers" and not _has_transformers():
@@ -226,6 +241,7 @@ def run(
         "command": command,
         "machine": describe_machine(),
         "model": model_name,
+        "resolution": config.vision.image_size,
         "image_hw": list(args.image_size),
         "encoder_flops": flops.to_dict(),
         "variants": [],
@@ -316,26 +332,49 @@ def onnxruntime_runs_on(device: str) -> bool:
     return runs_on(torch.device(device))
 
 
+def model_config(args: argparse.Namespace) -> Sam3Config:
+    """The configuration benchmarked: ``--model``'s (else the random ``--size``'s), at
+    ``--resolution`` when given.
+
+    Raises:
+        InputError: the model cannot run at ``--resolution`` (the message names the nearest
+            sizes that do).
+        CheckpointError: ``--model`` cannot be found or read.
+    """
+    from sam3lib.checkpoint import resolve_checkpoint
+    from sam3lib.checkpoint.loader import checkpoint_config
+
+    if args.model is None:
+        config = Sam3Config.sam3() if args.size == "full" else Sam3Config.tiny()
+        return config if args.resolution is None else config.at_resolution(args.resolution)
+    return checkpoint_config(resolve_checkpoint(args.model), args.resolution)
+
+
 def _checkpoint(args: argparse.Namespace, scratch: Path) -> tuple[Path, Sam3Config, str]:
     """A hub-layout directory (``model.safetensors`` + ``config.json`` + vocabulary) to load.
 
     Random weights are written there; a given checkpoint is used as it is when it already has
-    that layout, else loaded and written in it (transformers reads only that layout).
+    that layout and runs at the size asked for, else loaded and written in it (transformers
+    reads only that layout). ``config.json`` holds the input size (``--resolution``), so both
+    implementations, the fresh processes and an onnxruntime export all run at it.
     """
     from sam3lib.checkpoint import load_resolved_model, resolve_checkpoint
+    from sam3lib.checkpoint.loader import checkpoint_config
 
     if args.model is None:
-        config = Sam3Config.sam3() if args.size == "full" else Sam3Config.tiny()
+        config = model_config(args)
         state = random_state_dict(config, args.seed)
-        return write_checkpoint(config, state, scratch), config, f"{args.size} size, random weights"
+        name = f"{args.size} size, random weights"
+        return write_checkpoint(config, state, scratch), config, name
     resolved = resolve_checkpoint(args.model)
     if resolved.weights_path is None:
         raise Sam3Error(f"{args.model} holds ONNX graphs; bench needs weights")
-    model = load_resolved_model(resolved)
+    model = load_resolved_model(resolved, resolution=args.resolution)
     if (
         resolved.weights_path.suffix == ".safetensors"
         and resolved.config_path is not None
         and resolved.tokenizer_files
+        and checkpoint_config(resolved).vision.image_size == model.config.vision.image_size
     ):
         return resolved.weights_path.parent, model.config, str(args.model)
     directory = write_checkpoint(model.config, model.state_dict(), scratch)

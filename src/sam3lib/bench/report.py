@@ -181,20 +181,21 @@ def _header(variant: Mapping[str, Any]) -> list[str]:
     return ["case", "stage", *impls, *ratio]
 
 
-def _title(variant: Mapping[str, Any]) -> str:
+def _title(variant: Mapping[str, Any], resolution: int) -> str:
     return (
-        f"{variant['backend']} {variant['precision']} on {variant['device']} — measured GEMM "
-        f"rate {variant['gemm_gflops']:.0f} GFLOP/s"
+        f"{variant['backend']} {variant['precision']} on {variant['device']} at {resolution} px "
+        f"— measured GEMM rate {variant['gemm_gflops']:.0f} GFLOP/s"
     )
 
 
 def format_table(report: Mapping[str, Any]) -> str:
-    """The report as aligned text, one block per backend × precision."""
+    """The report as aligned text, one block per backend × precision (titled with the model's
+    input size, ``report["resolution"]``)."""
     blocks = []
     for variant in report["variants"]:
         header, rows = _header(variant), _rows(variant)
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-        lines = [_title(variant)]
+        lines = [_title(variant, report["resolution"])]
         for row in [header, *rows]:
             cells = [
                 c.ljust(w) if i < 2 else c.rjust(w)
@@ -213,11 +214,13 @@ def format_markdown(report: Mapping[str, Any]) -> str:
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']:.0f} GiB; "
         f"{machine['accelerator']}; torch {machine['torch']}, transformers "
-        f"{machine['transformers'] or 'not installed'}. Model: {report['model']}.",
+        f"{machine['transformers'] or 'not installed'}. Model: {report['model']}, input "
+        f"{report['resolution']} × {report['resolution']} px.",
     ]
     for variant in report["variants"]:
         header = _header(variant)
-        out += ["", f"### {_title(variant)}", "", "| " + " | ".join(header) + " |"]
+        title = _title(variant, report["resolution"])
+        out += ["", f"### {title}", "", "| " + " | ".join(header) + " |"]
         out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(header) - 2)) + "|")
         out += ["| " + " | ".join(row) + " |" for row in _rows(variant)]
         out += [""] + [f"- {line}" for line in _summary(variant)]
