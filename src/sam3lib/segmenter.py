@@ -49,7 +49,7 @@ from sam3lib.prompts import (
 from sam3lib.result import SegmentationResult
 from sam3lib.text_cache import TextFeatureCache
 from sam3lib.tiling import TiledSegmentationResult, Tiles
-from sam3lib.tiling.interactive import WindowedInteractiveResult, prompt_window, window_prompt
+from sam3lib.tiling.interactive import WindowedInteractiveResult, predict_in_window
 from sam3lib.tiling.options import TilingAdvice, resolve_tiles, tiling_advice
 from sam3lib.tiling.segment import TiledPrompts, segment_tiles
 from sam3lib.tiling.source import TileSource
@@ -446,33 +446,20 @@ class Segmenter:
                 raise InputError(
                     "tiles: a window of the image is encoded; pass the image, not an ImageEmbedding"
                 )
-            source = TileSource(image)
-            options = resolve_tiles(tiles, source.size, self.backend.config.vision.image_size)
-            check_interactive_prompt(  # in pixels of the whole image, errors naming arguments
+            return predict_in_window(
+                self.predict,
+                image,
+                tiles,
+                model_size=self.backend.config.vision.image_size,
+                mask_size=predictor.mask_size,
                 points=points,
                 point_labels=point_labels,
                 box=box,
                 boxes=boxes,
                 mask_input=mask_input,
-                image_size=source.size,
-                model_size=self.backend.config.vision.image_size,
-                mask_size=predictor.mask_size,
-            )
-            prompt = window_prompt(points, box, boxes)
-            window = prompt_window(prompt, source.size, options.size)
-            inside = prompt.shifted(window)
-            answer = self.predict(
-                source.crop(window),
-                points=inside.points,
-                point_labels=point_labels,
-                box=None if inside.box is None else inside.box.tolist(),
-                boxes=inside.boxes,
-                mask_input=mask_input,
                 multimask=multimask,
                 max_hole_area=max_hole_area,
             )
-            assert isinstance(answer, InteractiveResult)
-            return WindowedInteractiveResult.from_window(answer, window, source.size)
         embedding = self._embedding(image)
         vision = self.backend.config.vision
         prompts = check_interactive_prompt(

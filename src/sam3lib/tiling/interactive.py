@@ -9,17 +9,22 @@ window. The answer's masks come back as crops in pixels of the whole image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from sam3lib.errors import InputError
-from sam3lib.interactive.prompts import as_float_array
+from sam3lib.interactive.prompts import as_float_array, check_interactive_prompt
 from sam3lib.interactive.result import OBJECT_LABEL, InteractiveResult
+from sam3lib.preprocess import ImageLike
 from sam3lib.tiling.cropped import CroppedMask
 from sam3lib.tiling.grid import Rect
+from sam3lib.tiling.options import resolve_tiles
 from sam3lib.tiling.result import TiledSegmentationResult
+from sam3lib.tiling.source import TileSource
 
 __all__ = ["WindowPrompt", "WindowedInteractiveResult", "prompt_window"]
 
@@ -49,6 +54,59 @@ class WindowPrompt:
             None if self.box is None else self.box - np.tile(xy, 2),
             None if self.boxes is None else self.boxes - np.tile(xy, 2),
         )
+
+
+def predict_in_window(
+    predict: Callable[..., InteractiveResult],
+    image: ImageLike,
+    tiles: object,
+    *,
+    model_size: int,
+    mask_size: int,
+    points: Any,
+    point_labels: Any,
+    box: Any,
+    boxes: Any,
+    **options: Any,
+) -> WindowedInteractiveResult:
+    """``predict`` (``Segmenter.predict`` without tiles) on the window around the prompt.
+
+    Args:
+        predict: answers a prompt on an image, in its pixels.
+        image: the whole image (a path, PIL image, array or tensor).
+        tiles: ``TileOptions`` or ``"auto"``: the window's side is the tile size.
+        model_size, mask_size: the model's input side and low-resolution mask side.
+        points, point_labels, box, boxes: the prompt in pixels of the whole image.
+        **options: passed to ``predict`` as they are (``mask_input``, ``multimask``, ...).
+
+    Raises:
+        InputError: a bad prompt (checked against the whole image), or a click or box
+            outside the window.
+    """
+    source = TileSource(image)
+    size = resolve_tiles(tiles, source.size, model_size).size
+    check_interactive_prompt(  # against the whole image: errors name the user's arguments
+        points=points,
+        point_labels=point_labels,
+        box=box,
+        boxes=boxes,
+        mask_input=options.get("mask_input"),
+        image_size=source.size,
+        model_size=model_size,
+        mask_size=mask_size,
+    )
+    prompt = window_prompt(points, box, boxes)
+    window = prompt_window(prompt, source.size, size)
+    inside = prompt.shifted(window)
+    answer = predict(
+        source.crop(window),
+        points=inside.points,
+        point_labels=point_labels,
+        box=inside.box,
+        boxes=inside.boxes,
+        **options,
+    )
+    return WindowedInteractiveResult.from_window(answer, window, source.size)
 
 
 def window_prompt(points: object, box: object, boxes: object) -> WindowPrompt:
