@@ -17,7 +17,7 @@ from conftest import THRESHOLD
 from sam3lib import InputError, Segmenter
 from sam3lib.app.display import segment_for_display
 from sam3lib.app.downloads import label_map
-from sam3lib.app.models import ModelPool, machine_precisions
+from sam3lib.app.models import ModelPool, machine_precisions, model_title
 from sam3lib.formats import decode_rle
 from sam3lib.visualize import draw_overlay
 
@@ -96,10 +96,13 @@ def test_cpu_offers_fp32_and_bf16_and_the_registered_backends() -> None:
 def test_the_pool_loads_each_choice_once(segmenter: Segmenter, tiny_checkpoint_dir: Path) -> None:
     loads: list[tuple[str, str]] = []
 
-    def load(source: str, *, precision: str, device: torch.device, backend: str) -> Segmenter:
+    def load(
+        source: str, *, precision: str, device: torch.device, backend: str, resolution: int
+    ) -> Segmenter:
         loads.append((backend, precision))
+        assert resolution == 168  # the first model's, the checkpoint's own
         return Segmenter.from_pretrained(
-            source, precision=precision, device=device, backend=backend
+            source, precision=precision, device=device, backend=backend, resolution=resolution
         )
 
     pool = ModelPool(segmenter, source=str(tiny_checkpoint_dir), load=load)
@@ -113,6 +116,16 @@ def test_the_pool_loads_each_choice_once(segmenter: Segmenter, tiny_checkpoint_d
         pool.get("auto", "fp16")  # not offered on a CPU
     with pytest.raises(InputError, match="runs fp32 only"):
         pool.get("eager", "bf16")  # offered, refused by the backend with its reason
+
+
+def test_every_model_of_the_pool_runs_at_the_first_ones_input_size(
+    tiny_checkpoint_dir: Path,
+) -> None:
+    first = Segmenter.from_pretrained(tiny_checkpoint_dir, resolution=252)
+    pool = ModelPool(first, source=str(tiny_checkpoint_dir))
+    bf16 = pool.get("auto", "bf16")
+    assert (bf16.backend.name, bf16.backend.config.vision.image_size) == ("amp", 252)
+    assert model_title(bf16) == "bf16 · amp · cpu · 252 px"
 
 
 def test_without_a_source_only_the_given_model_is_offered(segmenter: Segmenter) -> None:

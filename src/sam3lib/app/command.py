@@ -2,6 +2,7 @@
 
 Example:
     sam3lib app --model facebook/sam3 --port 7860   # then open http://127.0.0.1:7860
+    sam3lib app --resolution 672                    # the model at 672 px input: faster
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
-from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
-from sam3lib.segment_command import DEFAULT_MODEL, add_translation_argument, chosen_translator
+from sam3lib.segment_command import (
+    add_model_arguments,
+    add_translation_argument,
+    chosen_translator,
+    load_segmenter,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,12 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="A web page to try SAM 3: drop an image, type a prompt (or click an "
         "object), see the masks.",
     )
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub repo id, directory or file")
+    # --model, --backend, --precision (the one at start), --device, --resolution (every
+    # model the page loads runs at it)
+    add_model_arguments(parser)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--backend", choices=sorted(BACKEND_MODULES), default=None)
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="at start")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--concurrency", type=int, default=1, help="requests segmented at once (default 1)"
     )
@@ -53,15 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _launch(args: argparse.Namespace) -> int:
     from sam3lib.app.storage import DOWNLOADS, private_gradio_folder
     from sam3lib.app.ui import build_app
-    from sam3lib.segmenter import Segmenter
 
-    segmenter = Segmenter.from_pretrained(
-        args.model,
-        device=args.device,
-        backend=args.backend,
-        precision=args.precision,
-        translator=chosen_translator(args),
-    )
+    segmenter = load_segmenter(args, translator=chosen_translator(args))
     # Entered before build_app imports gradio: the page serves files from this folder only.
     with private_gradio_folder() as folder:
         demo = build_app(segmenter, source=args.model, downloads_dir=folder / DOWNLOADS)

@@ -1,7 +1,8 @@
 """The demo's models: one shared Segmenter per (backend, precision), loaded when first chosen.
 
 The demo starts with the model it was given; picking another precision loads the checkpoint
-again with that precision, once, and keeps it for every later request.
+again with that precision, once, and keeps it for every later request. Every model runs at the
+first one's input size (``sam3lib app --resolution``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class ModelPool:
 
     Args:
         first: the model the demo starts with.
-        source: its checkpoint, to load other precisions from; ``None`` offers ``first`` only.
+        source: its checkpoint, to load other precisions from (at ``first``'s input size);
+            ``None`` offers ``first`` only.
         load: how to load one (``Segmenter.from_pretrained``'s signature).
 
     Example:
@@ -91,7 +93,12 @@ class ModelPool:
             if model is None:
                 if self.source is None:
                     raise InputError(f"{name} / {checked} is not available here")
-                options: dict[str, Any] = {"device": self.device, "backend": name}
+                options: dict[str, Any] = {
+                    "device": self.device,
+                    "backend": name,
+                    # An export takes its own size only, and that is first's: accepted.
+                    "resolution": self.first.backend.config.vision.image_size,
+                }
                 model = self._load(self.source, precision=checked, **options)
                 model.translator = self.first.translator  # every model translates alike
                 self._models[(name, checked)] = model
@@ -99,13 +106,15 @@ class ModelPool:
 
 
 def model_title(segmenter: Segmenter) -> str:
-    """``"fp32 · eager · cpu"``: what a model runs as.
+    """``"fp32 · eager · cpu · 1008 px"``: what a model runs as, and at which input size.
 
     Example:
         >>> model_title(seg)  # doctest: +SKIP
-        'fp32 · eager · cpu'
+        'fp32 · eager · cpu · 1008 px'
     """
-    return f"{segmenter.backend.precision} · {segmenter.backend.name} · {segmenter.device}"
+    backend = segmenter.backend
+    size = backend.config.vision.image_size
+    return f"{backend.precision} · {backend.name} · {segmenter.device} · {size} px"
 
 
 def _key(segmenter: Segmenter) -> tuple[str, str]:

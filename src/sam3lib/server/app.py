@@ -175,6 +175,7 @@ def create_app(
             version=__version__,
             limits=asdict(bounds),
             interactive=backend.config.tracker is not None,
+            resolution=backend.config.vision.image_size,
             translation=segmenter.translator is not None,
             mask_input_size=segmenter.interactive.mask_size,
         )

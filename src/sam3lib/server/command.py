@@ -2,6 +2,7 @@
 
 Example:
     sam3lib serve --model facebook/sam3 --port 8000
+    sam3lib serve --resolution 672      # the model at 672 px input: faster, coarser masks
     curl -F image=@street.jpg -F prompts="red car" http://127.0.0.1:8000/v1/segment
 
     SAM3LIB_API_KEY=$(cat key.txt) sam3lib serve --cors-origin https://app.example.com
@@ -17,9 +18,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sam3lib.backends import BACKEND_MODULES, PRECISIONS
 from sam3lib.errors import Sam3Error
-from sam3lib.segment_command import DEFAULT_MODEL, add_translation_argument, chosen_translator
+from sam3lib.segment_command import (
+    add_model_arguments,
+    add_translation_argument,
+    chosen_translator,
+    load_segmenter,
+)
 
 _NEEDED = ("fastapi", "uvicorn", "multipart")  # multipart: python-multipart, for uploads
 
@@ -32,14 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         "boxes), /v1/predict (clicks, object boxes), /v1/generate (automatic masks); OpenAPI "
         "docs at /docs.",
     )
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="hub repo id, directory or file")
+    add_model_arguments(parser)  # --model, --backend, --precision, --device, --resolution
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: loopback only)"
     )
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--backend", choices=sorted(BACKEND_MODULES), default=None)
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument(
         "--workers", type=int, default=1, help="segmentations run at once (default 1)"
     )
@@ -110,7 +112,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from sam3lib.segmenter import Segmenter
     from sam3lib.server.access import check_cors_origins, resolve_api_key
     from sam3lib.server.app import create_app
     from sam3lib.server.jsonlog import configure_json_logging
@@ -127,13 +128,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_waiting=args.max_queue,
     )
     logger = configure_json_logging(args.log_level)
-    segmenter = Segmenter.from_pretrained(
-        args.model,
-        device=args.device,
-        backend=args.backend,
-        precision=args.precision,
-        translator=chosen_translator(args),
-    )
+    segmenter = load_segmenter(args, translator=chosen_translator(args))
     app = create_app(
         segmenter,
         model_name=args.model,

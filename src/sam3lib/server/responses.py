@@ -150,7 +150,14 @@ class InfoResponse(BaseModel):
         description="whether /v1/predict and /v1/generate work (the checkpoint has SAM 3's "
         "interactive head); without it they answer 409"
     )
-    mask_input_size: int = Field(description="side m of the low-resolution logits (288)")
+    resolution: int = Field(
+        description="the model's input size in pixels: every image is resized to resolution "
+        "× resolution before encoding (1008 for SAM 3; another with sam3lib serve --resolution)"
+    )
+    mask_input_size: int = Field(
+        description="side m of the low-resolution logits (288 at resolution 1008: 4 × "
+        "resolution / 14)"
+    )
     translation: bool = Field(
         description="whether prompts that are not ASCII are translated to English before the "
         "model reads them (off with sam3lib serve --no-translate)"
