@@ -21,7 +21,14 @@ from sam3lib.backends.onnx_runtime import OnnxRuntimeBackend
 from sam3lib.checkpoint import ResolvedCheckpoint, load_resolved_model, resolve_checkpoint
 from sam3lib.checkpoint.transformers_config import config_to_transformers_dict
 from sam3lib.errors import CheckpointError, InputError
-from sam3lib.export import ExportManifest, GraphManifest, GraphOptions, export_onnx, onnx_export
+from sam3lib.export import (
+    ExportManifest,
+    GraphManifest,
+    GraphOptions,
+    export_onnx,
+    onnx_export,
+    weights_sha256,
+)
 from sam3lib.export.command import main as export_command
 from sam3lib.export.graphs import GraphSignature
 from sam3lib.export.prepare import prepare_export
@@ -49,26 +56,29 @@ def untraced(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int | str
 
 
 def test_graphs_are_traced_at_the_resolution_and_the_manifest_reads_it_back(
-    tiny_checkpoint_dir: Path,
+    tiny_interactive_checkpoint_dir: Path,
     tmp_path: Path,
     untraced: list[tuple[str, tuple[int | str, ...]]],
 ) -> None:
-    model = load_resolved_model(resolve_checkpoint(tiny_checkpoint_dir))
+    model = load_resolved_model(resolve_checkpoint(tiny_interactive_checkpoint_dir))
     written = export_onnx(model, tmp_path, GraphOptions(1, 1, 1), resolution=SIZE, progress=False)
 
-    grid = SIZE // 14
+    grid, config = SIZE // 14, model.config
+    assert config.tracker is not None
     assert dict(untraced) == {
         "image_encoder": (1, 3, SIZE, SIZE),
-        "text_encoder": ("prompts", 32),
-        "decoder": (1, 32, 4 * grid, 4 * grid),  # pixel_x4: the finest FPN level
+        "text_encoder": ("prompts", config.text.context_length),
+        "decoder": (1, config.d_model, 4 * grid, 4 * grid),  # pixel_x4: the finest FPN level
+        "interactive_encoder": (1, config.vision.hidden_size, grid, grid),  # the trunk output
+        "interactive_decoder": (1, config.tracker.hidden_size // 8, 4 * grid, 4 * grid),
     }
-    assert model.config.vision.image_size == 168  # the model given is left as it was
+    assert config.vision.image_size == 168  # the model given is left as it was
     stored = json.loads((tmp_path / "manifest.json").read_text())
     assert stored["config"]["vision"]["image_size"] == SIZE
     read = ExportManifest.load(tmp_path)
     assert read == written and read.image_size == SIZE
-    assert read.config == model.config.at_resolution(SIZE)
-    assert read.weights_sha256 == written.weights_sha256  # the same weights, another size
+    assert read.config == config.at_resolution(SIZE)
+    assert read.weights_sha256 == weights_sha256(model)  # the same weights, another size
 
 
 def test_a_size_the_model_cannot_run_is_refused_before_anything_is_written(
