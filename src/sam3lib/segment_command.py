@@ -162,7 +162,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PIXELS",
         help="model input size, a multiple of 336 (default: the checkpoint's, 1008): smaller "
-        "is faster, larger sees smaller objects (eager and amp backends)",
+        "is faster, larger sees smaller objects (onnxruntime/tensorrt: export at that size "
+        "with sam3lib export --resolution)",
     )
 
 

@@ -148,7 +148,8 @@ class Segmenter:
                 default, ``None`` for none (see the class).
             resolution: run at this input size instead of the checkpoint's (1008 for SAM 3):
                 a multiple of 336; smaller runs faster and sees less detail, larger sees
-                smaller objects. Eager and amp backends (see :meth:`Sam3Config.at_resolution`).
+                smaller objects (see :meth:`Sam3Config.at_resolution`). Exported graphs run
+                at their export's size only (``sam3lib export --resolution``).
             **backend_options: passed to the backend (e.g. ``cast_weights=True`` for amp,
                 ``compile=True`` for eager and amp).
 
