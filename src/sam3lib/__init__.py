@@ -13,6 +13,7 @@ from sam3lib.errors import (
     NotASam3CheckpointError,
     Sam3Error,
 )
+from sam3lib.evaluation import EvaluationReport, evaluate
 from sam3lib.interactive import GeneratedMasks, InteractiveResult, MaskGenerationOptions
 from sam3lib.labelling import LabelSummary, RunMismatchError, label
 from sam3lib.model import Sam3Config, Sam3Model
@@ -27,6 +28,7 @@ __all__ = [
     "CheckpointKeyError",
     "ConfigError",
     "CorruptCheckpointError",
+    "EvaluationReport",
     "GeneratedMasks",
     "HubAccessError",
     "ImageEmbedding",
@@ -43,6 +45,7 @@ __all__ = [
     "SegmentationResult",
     "Segmenter",
     "__version__",
+    "evaluate",
     "label",
     "translate",
 ]

@@ -29,6 +29,10 @@ SUBCOMMANDS = {
         "sam3lib.labelling.command",
         "label a folder of images into a COCO/YOLO/JSONL dataset, resumable",
     ),
+    "eval": (
+        "sam3lib.evaluation.command",
+        "accuracy against labels: COCO AP, mIoU, cgF1 (extra 'eval')",
+    ),
     "export": ("sam3lib.export.command", "export the model to ONNX graphs and a manifest"),
     "app": ("sam3lib.app.command", "web demo: type a prompt, or click objects (extra 'app')"),
     "serve": (

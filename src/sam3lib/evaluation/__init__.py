@@ -1,5 +1,22 @@
-"""Evaluation: accuracy against labels (COCO AP, mIoU, cgF1) and agreement between backends."""
+"""Evaluation: accuracy against labels (COCO AP, mIoU, cgF1) and agreement between backends.
+
+:func:`evaluate` reads ground truth as queries (:mod:`.ground_truth`), takes predictions from
+a file or from the model run over the images (:mod:`.predictions`), and scores them with
+pycocotools' COCOeval (:mod:`.coco_ap`), mean IoU (:mod:`.miou`) and SA-Co's cgF1
+(:mod:`.cgf1`) into an :class:`EvaluationReport` (:mod:`.report`, :mod:`.plots`).
+"""
 
 from sam3lib.evaluation.cgf1 import CgF1Result, evaluate_cgf1
+from sam3lib.evaluation.ground_truth import GroundTruth, Query, load_ground_truth
+from sam3lib.evaluation.report import EvaluationReport
+from sam3lib.evaluation.run import evaluate
 
-__all__ = ["CgF1Result", "evaluate_cgf1"]
+__all__ = [
+    "CgF1Result",
+    "EvaluationReport",
+    "GroundTruth",
+    "Query",
+    "evaluate",
+    "evaluate_cgf1",
+    "load_ground_truth",
+]
