@@ -5,7 +5,8 @@ A COCO results file (``image_id``, ``category_id``, ``score``, ``segmentation`` 
 truth: for COCO ground truth an (image, category) pair is a query; for SA-Co, ``image_id`` is
 the query (the entry) itself. :func:`predict_with_model` runs the labelling pipeline
 (:func:`sam3lib.label`: resumable, batched, Ray if asked) over the ground truth's images with
-its phrases, and maps its dataset back onto the queries.
+its phrases (or, for SA-Co, each image with its own phrases) and maps the answers back onto the
+queries.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from sam3lib.errors import InputError
 from sam3lib.evaluation.ground_truth import GroundTruth
+from sam3lib.evaluation.phrase_run import predict_phrases
 
 __all__ = ["load_predictions", "map_predictions", "predict_with_model"]
 
@@ -83,46 +85,56 @@ def predict_with_model(
     truth: GroundTruth,
     images: str | os.PathLike[str],
     work: str | os.PathLike[str],
-    **label_options: Any,
+    **options: Any,
 ) -> list[dict[str, Any]]:
-    """Run :func:`sam3lib.label` over ``truth``'s images with its phrases; results mapped
-    onto the queries, and written to ``work/predictions.json`` (reusable with
-    ``--predictions``).
+    """Run the model over ``truth``'s images with its phrases; results mapped onto the queries
+    and written to ``work/predictions.json`` (reusable with ``--predictions``).
+
+    COCO ground truth goes through :func:`sam3lib.label` (every category on every image:
+    resumable, batched, Ray if asked); SA-Co entries, a different set of phrases per image,
+    through :func:`sam3lib.evaluation.phrase_run.predict_phrases` (resumable too).
 
     Args:
-        truth: COCO ground truth (SA-Co entries ask a different phrase of each image: give
-            their predictions as a file).
+        truth: the ground truth.
         images: the directory the ground truth's ``file_name`` values are relative to.
-        work: the labelling run's directory (resumable: run again to finish it).
-        **label_options: for :func:`sam3lib.label` (``model``, ``backend``, ``threshold``...).
+        work: the run's directory: run again with the same settings to finish a run that
+            stopped.
+        **options: ``model``, ``backend``, ``precision``, ``device``, ``resolution``,
+            ``threshold``, and for COCO anything else :func:`sam3lib.label` takes.
 
     Raises:
-        InputError: SA-Co ground truth, an image missing from ``images``, file names that
-            repeat.
+        InputError: an image missing from ``images``, file names that repeat.
     """
-    if truth.kind != "coco":
-        raise InputError(
-            "model: running the model is for COCO ground truth; for SA-Co, give the "
-            "predictions file (--predictions)"
-        )
+    root, out = Path(images), Path(work)
+    by_file = _images_by_file(truth, root)
+    if truth.kind == "saco":
+        options.pop("batch_size", None)  # one image at a time: its phrases are batched
+        results = predict_phrases(truth, root, out, **options)
+    else:
+        results = _label_coco(truth, root, out, by_file, options)
+    (out / "predictions.json").write_text(json.dumps(results), encoding="utf-8")
+    return map_predictions(results, truth)
+
+
+def _label_coco(
+    truth: GroundTruth, root: Path, out: Path, by_file: dict[str, int], options: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """COCO results (ids of the ground-truth file) from :func:`sam3lib.label`."""
     from sam3lib.labelling import label  # the model and its pipeline only when asked for
 
-    root = Path(images)
-    by_file = _images_by_file(truth, root)
     phrases = truth.phrases
     category_of_phrase: dict[str, int] = {}
     for query in truth.queries:
         category_of_phrase.setdefault(query.phrase, query.category_id)
     if len(category_of_phrase) != len(truth.categories):
         raise InputError("prompts: two categories map to the same phrase; give each its own")
-    out = Path(work)
-    label([root / name for name in by_file], phrases, out, format="coco", **label_options)
+    label([root / name for name in by_file], phrases, out, format="coco", **options)
     dataset = json.loads((out / "annotations.json").read_text(encoding="utf-8"))
     image_of = {
         image["id"]: by_file[Path(image["file_name"]).relative_to(root).as_posix()]
         for image in dataset["images"]
     }
-    results = [
+    return [
         {
             "image_id": image_of[annotation["image_id"]],
             "category_id": category_of_phrase[phrases[annotation["category_id"] - 1]],
@@ -132,15 +144,17 @@ def predict_with_model(
         }
         for annotation in dataset["annotations"]
     ]
-    (out / "predictions.json").write_text(json.dumps(results), encoding="utf-8")
-    return map_predictions(results, truth)
 
 
 def _images_by_file(truth: GroundTruth, root: Path) -> dict[str, int]:
     """Ground-truth image id per file name, each file checked to exist."""
     by_file: dict[str, int] = {}
     for query in truth.queries:
-        if by_file.setdefault(query.file_name, query.image_id) != query.image_id:
+        # SA-Co entries of one image share its file; COCO images must not.
+        if (
+            by_file.setdefault(query.file_name, query.image_id) != query.image_id
+            and truth.kind == "coco"
+        ):
             raise InputError(f"ground_truth: two images share the file name '{query.file_name}'")
     missing = [name for name in by_file if not (root / name).is_file()]
     if missing:
