@@ -20,7 +20,7 @@ from typing import Any
 
 from sam3lib.errors import InputError
 from sam3lib.evaluation.matching import AgreementTally, match_instances
-from sam3lib.evaluation.report import _json_safe, _number
+from sam3lib.evaluation.report import format_number, json_safe
 from sam3lib.evaluation.variants import Variant, VariantRun, read_results, run_variant
 from sam3lib.labelling.sources import SourceLike, describe_source, iter_source
 
@@ -49,7 +49,7 @@ class AgreementReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON report: ``settings``, ``reference``, ``candidate``, ``agreement``; NaN
         written as null."""
-        return _json_safe(
+        return json_safe(
             {
                 "settings": self.settings,
                 "reference": self.reference.to_dict(),
@@ -105,8 +105,8 @@ class AgreementReport:
             f"| matched | {found['matched']} |",
             f"| missed (reference only) | {found['missed']} |",
             f"| extra (candidate only) | {found['extra']} |",
-            f"| mask IoU mean / median / min | {_number(iou['mean'])} / "
-            f"{_number(iou['median'])} / {_number(iou['min'])} |",
+            f"| mask IoU mean / median / min | {format_number(iou['mean'])} / "
+            f"{format_number(iou['median'])} / {format_number(iou['min'])} |",
             f"| \\|Δscore\\| mean / max | {_small(scores['mean'])} / {_small(scores['max'])} |",
             f"| \\|Δbox\\| px mean / max | {_small(boxes['mean'])} / {_small(boxes['max'])} |",
             f"| queries whose instance count differs | {found['count_differs']} of "
@@ -119,7 +119,7 @@ class AgreementReport:
         ]
         lines += [
             f"| {prompt} | {counts['matched']} | {counts['missed']} | {counts['extra']} | "
-            f"{_number(counts['mask_iou_mean'])} |"
+            f"{format_number(counts['mask_iou_mean'])} |"
             for prompt, counts in found["per_prompt"].items()
         ]
         return "\n".join(lines) + "\n"

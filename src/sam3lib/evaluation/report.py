@@ -41,7 +41,7 @@ class EvaluationReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON report: ``mask_ap``, ``box_ap``, ``miou``, ``cgf1`` on top (fractions
         like pycocotools' stats; NaN written as null), ``details`` beside them."""
-        return _json_safe(
+        return json_safe(
             {
                 "mask_ap": self.mask_ap,
                 "box_ap": self.box_ap,
@@ -65,10 +65,10 @@ class EvaluationReport:
             "",
             "| metric | value |",
             "| --- | --- |",
-            f"| mask AP@[.5:.95] | {_number(self.mask_ap)} |",
-            f"| box AP@[.5:.95] | {_number(self.box_ap)} |",
-            f"| mIoU | {_number(self.miou)} |",
-            f"| cgF1 | {_number(self.cgf1)} |",
+            f"| mask AP@[.5:.95] | {format_number(self.mask_ap)} |",
+            f"| box AP@[.5:.95] | {format_number(self.box_ap)} |",
+            f"| mIoU | {format_number(self.miou)} |",
+            f"| cgF1 | {format_number(self.cgf1)} |",
             "",
         ]
         coco = self.details.get("coco", {})
@@ -77,13 +77,13 @@ class EvaluationReport:
             lines += ["## COCO (pycocotools)", "", "| | " + " | ".join(coco) + " |"]
             lines += ["| --- |" + " --- |" * len(coco)]
             for name in names:
-                row = " | ".join(_number(coco[kind][name]) for kind in coco)
+                row = " | ".join(format_number(coco[kind][name]) for kind in coco)
                 lines.append(f"| {name} | {row} |")
             lines.append("")
         cgf1 = self.details.get("cgf1_metrics", {})
         if cgf1:
             lines += ["## cgF1 (SA-Co)", "", "| metric | value |", "| --- | --- |"]
-            lines += [f"| {name} | {_number(value)} |" for name, value in cgf1.items()]
+            lines += [f"| {name} | {format_number(value)} |" for name, value in cgf1.items()]
             lines.append("")
         per_phrase = self.details.get("miou_per_phrase", {})
         if per_phrase:
@@ -94,7 +94,7 @@ class EvaluationReport:
                 "| phrase | mIoU |",
                 "| --- | --- |",
             ]
-            lines += [f"| {phrase} | {_number(value)} |" for phrase, value in worst]
+            lines += [f"| {phrase} | {format_number(value)} |" for phrase, value in worst]
             lines.append("")
         return "\n".join(lines)
 
@@ -112,7 +112,7 @@ class EvaluationReport:
         return write_plots(self.curves, Path(directory))
 
 
-def _number(value: object) -> str:
+def format_number(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
@@ -120,12 +120,12 @@ def _number(value: object) -> str:
     return str(value)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """NaN and infinities as null (JSON has neither); numpy scalars as Python numbers."""
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
