@@ -168,6 +168,43 @@ class TrackerConfig:
 
 
 @dataclass(frozen=True)
+class MemoryEncoderConfig:
+    """SAM 3's video memory encoder: an object's mask on a frame and the frame's tracker
+    features (72² for SAM 3) → the memory later frames attend to (64 channels, same grid).
+
+    The mask, as logits-like values ``mask · mask_scale + mask_bias``, is brought to 16 × the
+    grid (1152² for SAM 3), downsampled by strided convolutions back to the grid, added to a
+    1×1 projection of the features, fused by ConvNeXt blocks and projected to
+    ``memory_channels``.
+    """
+
+    hidden_size: int = 256  # the tracker's width: the features in, the fuser's width
+    memory_channels: int = 64
+    downsampler_channels: tuple[int, ...] = (4, 16, 64, 256)  # k3 s2 conv + LN2d + GELU each
+    fuser_layers: int = 2  # ConvNeXt blocks
+    fuser_kernel_size: int = 7  # their depthwise convolution
+    fuser_mlp_ratio: int = 4  # their pointwise MLP: hidden → ratio · hidden → hidden
+    layer_scale_init: float = 1e-6
+    layer_norm_eps: float = 1e-6
+    mask_scale: float = 20.0  # a mask in [0, 1] enters as mask · 20 − 10
+    mask_bias: float = -10.0
+
+
+@dataclass(frozen=True)
+class MemoryAttentionConfig:
+    """SAM 3's video memory attention: a frame's features attend to the memories of earlier
+    frames and to object pointers (pre-norm layers, RoPE on the spatial tokens)."""
+
+    hidden_size: int = 256
+    num_layers: int = 4
+    num_heads: int = 1
+    mlp_dim: int = 2048  # FFN, ReLU
+    memory_channels: int = 64  # keys/values come in at the memory encoder's width
+    rope_theta: float = 10000.0
+    position_scale: float = 0.1  # the frame's features enter as feat + 0.1 · sine PE
+
+
+@dataclass(frozen=True)
 class Sam3Config:
     """The whole image model: the detector and, unless ``tracker`` is None, the interactive
     head (a checkpoint without tracker weights loads with ``tracker=None``)."""
