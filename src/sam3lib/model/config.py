@@ -193,7 +193,12 @@ class MemoryEncoderConfig:
 @dataclass(frozen=True)
 class MemoryAttentionConfig:
     """SAM 3's video memory attention: a frame's features attend to the memories of earlier
-    frames and to object pointers (pre-norm layers, RoPE on the spatial tokens)."""
+    frames and to object pointers (pre-norm layers, RoPE on the spatial tokens).
+
+    RoPE is the ViT's (:mod:`sam3lib.model.rope`): per head, interleaved channel pairs, the
+    first half rotated by the token's column and the second by its row, integer positions
+    0..G-1 (one table per memory frame, repeated), ``rope_theta`` base.
+    """
 
     hidden_size: int = 256
     num_layers: int = 4
@@ -201,7 +206,19 @@ class MemoryAttentionConfig:
     mlp_dim: int = 2048  # FFN, ReLU
     memory_channels: int = 64  # keys/values come in at the memory encoder's width
     rope_theta: float = 10000.0
-    position_scale: float = 0.1  # the frame's features enter as feat + 0.1 · sine PE
+    input_position_weight: float = 0.1  # the frame's features enter as feat + 0.1 · sine PE
+    layer_norm_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.hidden_size % self.num_heads or (self.hidden_size // self.num_heads) % 4:
+            raise ConfigError(
+                f"memory attention width {self.hidden_size} must split into {self.num_heads} "
+                "heads of a multiple of 4 channels (RoPE pairs for two axes)"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
 
 
 @dataclass(frozen=True)
