@@ -99,12 +99,7 @@ class SegmentationResult:
                 f"masks: shape {self.masks.shape} does not match image_size {(height, width)}; "
                 "expected (N, H, W) at the original image size"
             )
-        check_array(self.boxes, "boxes", np.float32, "(N, 4) float32", ndim=2)
-        if self.boxes.shape != (count, 4):
-            raise InputError(f"boxes: expected shape ({count}, 4), got {self.boxes.shape}")
-        check_array(self.scores, "scores", np.float32, "(N,) float32", ndim=1)
-        if self.scores.shape != (count,):
-            raise InputError(f"scores: expected shape ({count},), got {self.scores.shape}")
+        check_boxes_and_scores(self.boxes, self.scores, count)
 
     @classmethod
     def empty(
@@ -263,6 +258,16 @@ def result_dict(result: Any, mask_format: object) -> dict[str, Any]:
         "timings": dict(result.timings),
         "instances": instances,
     }
+
+
+def check_boxes_and_scores(boxes: npt.NDArray[Any], scores: npt.NDArray[Any], count: int) -> None:
+    """Raises InputError unless ``boxes`` is (count, 4) and ``scores`` (count,), float32."""
+    check_array(boxes, "boxes", np.float32, "(N, 4) float32", ndim=2)
+    if boxes.shape != (count, 4):
+        raise InputError(f"boxes: expected shape ({count}, 4), got {boxes.shape}")
+    check_array(scores, "scores", np.float32, "(N,) float32", ndim=1)
+    if scores.shape != (count,):
+        raise InputError(f"scores: expected shape ({count},), got {scores.shape}")
 
 
 def check_image_size(image_size: object) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from sam3lib.formats import encode_cropped_rle, mask_to_polygons
 from sam3lib.result import (
     MaskFormat,
     SegmentationResult,
-    check_array,
+    check_boxes_and_scores,
     check_image_size,
     check_timings,
     result_dict,
@@ -81,12 +81,7 @@ class TiledSegmentationResult:
             rect = crop.rect
             if rect.top < 0 or rect.left < 0 or rect.bottom > height or rect.right > width:
                 raise InputError(f"crops[{index}]: {rect} lies outside the {height}x{width} image")
-        check_array(self.boxes, "boxes", np.float32, "(N, 4) float32", ndim=2)
-        if self.boxes.shape != (count, 4):
-            raise InputError(f"boxes: expected shape ({count}, 4), got {self.boxes.shape}")
-        check_array(self.scores, "scores", np.float32, "(N,) float32", ndim=1)
-        if self.scores.shape != (count,):
-            raise InputError(f"scores: expected shape ({count},), got {self.scores.shape}")
+        check_boxes_and_scores(self.boxes, self.scores, count)
 
     @property
     def label(self) -> str:
