@@ -1,0 +1,1 @@
+"""Video: frames in, tracked objects out."""
