@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers.masks import SIZE, rects
 from sam3lib.errors import InputError
 from sam3lib.video.association import (
     associate,
@@ -13,16 +14,6 @@ from sam3lib.video.association import (
     reconditioning_candidates,
 )
 from sam3lib.video.tracking_config import TrackingConfig
-
-SIZE = 16
-
-
-def rects(*boxes: tuple[int, int, int, int]) -> torch.Tensor:
-    """One 16×16 mask per (top, left, bottom, right) box, end-exclusive; () for none."""
-    masks = torch.zeros(len(boxes), SIZE, SIZE, dtype=torch.bool)
-    for mask, (top, left, bottom, right) in zip(masks, boxes, strict=True):
-        mask[top:bottom, left:right] = True
-    return masks
 
 
 def scores(*values: float) -> torch.Tensor:

@@ -5,20 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers.masks import SIZE, rects
 from sam3lib.errors import InputError
 from sam3lib.video.frame_output import DelayedFrames, frame_objects, resolve_output_overlaps
-
-SIZE = 16
-
-
-def rects(*boxes: tuple[int, ...]) -> torch.Tensor:
-    """One 16×16 mask per (top, left, bottom, right) box; () is an empty mask."""
-    masks = torch.zeros(len(boxes), SIZE, SIZE, dtype=torch.bool)
-    for mask, box in zip(masks, boxes, strict=True):
-        if box:
-            top, left, bottom, right = box
-            mask[top:bottom, left:right] = True
-    return masks
 
 
 def values(*numbers: float) -> torch.Tensor:

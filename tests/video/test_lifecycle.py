@@ -6,26 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers.masks import rects
 from sam3lib.errors import InputError
 from sam3lib.video.association import associate
 from sam3lib.video.lifecycle import FrameUpdate, TrackLifecycle
 from sam3lib.video.tracking_config import TrackingConfig
 
-SIZE = 16
 EMPTY = ()
 LEFT = (0, 0, 6, 6)
 RIGHT = (8, 8, 14, 14)
 LEFT_WIDE = (0, 0, 6, 7)  # IoU 36/42 with LEFT
-
-
-def rects(*boxes: tuple[int, ...]) -> torch.Tensor:
-    """One 16×16 mask per (top, left, bottom, right) box; () is an empty mask."""
-    masks = torch.zeros(len(boxes), SIZE, SIZE, dtype=torch.bool)
-    for mask, box in zip(masks, boxes, strict=True):
-        if box:
-            top, left, bottom, right = box
-            mask[top:bottom, left:right] = True
-    return masks
 
 
 def step(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers.masks import SIZE, rects
 from sam3lib.errors import InputError
 from sam3lib.video.overlaps import (
     NEVER_OCCLUDED,
@@ -16,15 +17,6 @@ from sam3lib.video.overlaps import (
     suppress_shrunk_masks,
 )
 from sam3lib.video.tracking_config import TrackingConfig
-
-SIZE = 16
-
-
-def rects(*boxes: tuple[int, int, int, int]) -> torch.Tensor:
-    masks = torch.zeros(len(boxes), SIZE, SIZE, dtype=torch.bool)
-    for mask, (top, left, bottom, right) in zip(masks, boxes, strict=True):
-        mask[top:bottom, left:right] = True
-    return masks
 
 
 def logits_of(masks: torch.Tensor, inside: float = 1.0) -> torch.Tensor:
