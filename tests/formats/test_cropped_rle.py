@@ -53,7 +53,7 @@ def crops(draw: st.DrawFn) -> tuple[np.ndarray, int, int, tuple[int, int]]:
     return crop, top, left, (height, width)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(crops())
 def test_any_crop_anywhere_matches_pycocotools(
     case: tuple[np.ndarray, int, int, tuple[int, int]],

@@ -13,7 +13,7 @@ from sam3lib.tiling import TileOptions, suggest_tiles, tile_grid
 from sam3lib.tiling.options import resolve_tiles
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     height=st.integers(1, 700),
     width=st.integers(1, 700),
