@@ -62,11 +62,9 @@ def random_tracker_tensors(config: Sam3Config, seed: int = 0) -> dict[str, Tenso
 
 
 def meta_ignored_extras() -> dict[str, Tensor]:
-    """One tensor of each kind Meta's sam3.pt holds that the image model does not load."""
+    """One tensor of each kind Meta's sam3.pt holds that the model does not load."""
     return {
-        "tracker.maskmem_tpos_enc": torch.randn(7, 1, 1, 8),
-        "tracker.transformer.encoder.layers.0.linear1.weight": torch.randn(64, 32),
-        "tracker.obj_ptr_proj.layers.2.bias": torch.randn(32),
+        "tracker.no_mem_pos_enc": torch.randn(1, 1, 32),
         "detector.backbone.vision_backbone.trunk.blocks.0.attn.freqs_cis": torch.randn(
             36, 8, dtype=torch.complex64
         ),
@@ -79,13 +77,9 @@ def meta_checkpoint(state_dict: Mapping[str, Tensor]) -> dict[str, dict[str, Ten
     return {"model": {**ours_to_meta(state_dict), **meta_ignored_extras()}}
 
 
-def video_memory_extras() -> dict[str, Tensor]:
-    """A few of the hub file's video-memory tensors, which the image model does not load."""
-    return {
-        "tracker_model.memory_encoder.projection.weight": torch.randn(8, 8),
-        "tracker_model.memory_temporal_positional_encoding": torch.randn(7, 1, 1, 8),
-        "tracker_model.no_object_pointer": torch.randn(1, 32),
-    }
+def unused_hub_extras() -> dict[str, Tensor]:
+    """The hub file's one tracker tensor that no path uses, which the model does not load."""
+    return {"tracker_model.no_memory_positional_encoding": torch.randn(1, 1, 32)}
 
 
 def hub_layout(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -102,8 +96,8 @@ def hub_layout(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 
 def hf_video_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """The hub's facebook/sam3 file: :func:`hub_layout` plus video-memory tensors."""
-    return {**hub_layout(state_dict), **video_memory_extras()}
+    """The hub's facebook/sam3 file: :func:`hub_layout` plus its unused tracker tensor."""
+    return {**hub_layout(state_dict), **unused_hub_extras()}
 
 
 def write_hub_checkpoint(
@@ -111,7 +105,7 @@ def write_hub_checkpoint(
     state_dict: Mapping[str, Tensor],
     config: Sam3Config | None = None,
     *,
-    video_memory: bool = True,
+    unused_extras: bool = True,
 ) -> Path:
     """A checkpoint directory as the hub's ``facebook/sam3``: ``config.json`` (``sam3_video``
     for a config with the interactive head) and ``model.safetensors`` in the hub layout.
@@ -120,8 +114,7 @@ def write_hub_checkpoint(
         directory: created if needed.
         state_dict: our layout, matching ``config`` (default: ``Sam3Config.tiny()``).
         config: what ``config.json`` describes.
-        video_memory: also write a few (mis-sized) video-memory tensors, as the hub file has
-            them; leave them out for a directory transformers' ``Sam3VideoModel`` must load.
+        unused_extras: also write the tracker tensor no path uses, as the hub file has it.
 
     Example:
         >>> tracker = random_tracker_tensors(Sam3Config.tiny())  # doctest: +SKIP
@@ -129,7 +122,7 @@ def write_hub_checkpoint(
     """
     config = config or Sam3Config.tiny()
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = hf_video_state_dict(state_dict) if video_memory else hub_layout(state_dict)
+    tensors = hf_video_state_dict(state_dict) if unused_extras else hub_layout(state_dict)
     save_safetensors(directory / "model.safetensors", tensors)
     config_json = json.dumps(config_to_transformers_dict(config), indent=2)
     (directory / "config.json").write_text(config_json, encoding="utf-8")
@@ -137,8 +130,8 @@ def write_hub_checkpoint(
 
 
 def tiny_transformers_video_config(**tracker_changes: Mapping[str, Any]) -> Any:
-    """transformers' own ``Sam3VideoConfig`` of ``Sam3Config.tiny()`` (not our writer's), its
-    video memory shrunk (our model has none) so that building it is quick.
+    """transformers' own ``Sam3VideoConfig`` of ``Sam3Config.tiny()`` (not our writer's),
+    video memory included.
 
     ``tracker_changes``: ``{section: {field: value}}`` merged into ``tracker_config``'s
     ``prompt_encoder_config``, ``mask_decoder_config`` or ``vision_config``.
@@ -155,8 +148,14 @@ def tiny_transformers_video_config(**tracker_changes: Mapping[str, Any]) -> Any:
             "mlp_dim": 64,
             "iou_head_hidden_dim": 32,
         },
+        "memory_attention_hidden_size": 32,
         "memory_attention_num_layers": 1,
         "memory_attention_feed_forward_hidden_size": 64,
+        "memory_encoder_hidden_size": 32,
+        "mask_downsampler_embed_dim": 32,
+        "mask_downsampler_total_stride": 4,
+        "memory_fuser_embed_dim": 32,
+        "memory_fuser_num_layers": 1,
         "memory_fuser_intermediate_dim": 64,
     }
     for section, changes in tracker_changes.items():

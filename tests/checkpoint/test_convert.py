@@ -19,10 +19,13 @@ from checkpoint_factory import (
 )
 from torch import Tensor
 
+from sam3lib.bench.weights import random_state_dict
 from sam3lib.checkpoint import convert, convert_meta_checkpoint, load_sam3_model
+from sam3lib.checkpoint.convert import write_transformers_checkpoint
 from sam3lib.cli import main as sam3lib_main
 from sam3lib.errors import CheckpointKeyError
 from sam3lib.model import Sam3Config
+from sam3lib.model.video_memory import is_video_memory_key
 
 
 @pytest.fixture
@@ -37,7 +40,8 @@ def test_converted_directory_loads_with_identical_weights(
     out = convert_meta_checkpoint(meta_pt, tmp_path / "out", config=Sam3Config.tiny())
     assert sorted(p.name for p in out.iterdir()) == ["config.json", "model.safetensors"]
     with safetensors.safe_open(out / "model.safetensors", "pt") as file:
-        # the hub's layout: detector_model.*, tracker_model.*, tracker_neck.*, no video memory
+        # the hub's layout: detector_model.*, tracker_model.* (video memory included),
+        # tracker_neck.*; not the unused no_memory_positional_encoding
         assert set(file.keys()) == hub_layout(tiny_state_dict_with_tracker).keys()
     assert json.loads((out / "config.json").read_text())["model_type"] == "sam3_video"
 
@@ -47,13 +51,28 @@ def test_converted_directory_loads_with_identical_weights(
     loaded = model.state_dict()
     assert loaded.keys() == tiny_state_dict_with_tracker.keys()
     assert all(torch.equal(loaded[k], v) for k, v in tiny_state_dict_with_tracker.items())
+    assert sum(is_video_memory_key(k) for k in loaded) == 64  # the tiny video memory
+
+
+def test_written_random_checkpoint_reads_back_its_video_memory(tmp_path: Path) -> None:
+    state = random_state_dict(Sam3Config.tiny(), seed=7)
+    out = write_transformers_checkpoint(Sam3Config.tiny(), state, tmp_path / "out")
+    with safetensors.safe_open(out / "model.safetensors", "pt") as file:
+        written = set(file.keys())
+    video_memory = {k: v for k, v in state.items() if is_video_memory_key(k)}
+    assert video_memory.keys() <= written
+    model, _ = load_sam3_model(out)
+    assert model.config == Sam3Config.tiny()
+    loaded = model.state_dict()
+    for key, tensor in video_memory.items():
+        assert torch.equal(loaded[key], tensor), key
 
 
 def test_transformers_loads_the_converted_directory(
     meta_pt: Path, tmp_path: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
 ) -> None:
-    """Its detector model, and its video model (whose tracker is ours plus the video memory,
-    which the converted directory lacks and transformers initialises)."""
+    """Its detector model, and its video model (whose tracker is ours, video memory included,
+    plus the unused ``no_memory_positional_encoding``, which transformers initialises)."""
     out = convert_meta_checkpoint(meta_pt, tmp_path / "out", config=Sam3Config.tiny())
     expected = tiny_state_dict_with_tracker
     detector = transformers.Sam3Model.from_pretrained(out).state_dict()

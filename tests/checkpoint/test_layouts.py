@@ -23,7 +23,7 @@ from sam3lib.checkpoint.layouts import HF_VIDEO_IGNORED, to_hf_video_layout
 from sam3lib.errors import CheckpointKeyError
 from sam3lib.model import Sam3Config, Sam3Model
 
-# transformers' names of the video tracker's memory: what the image model leaves out.
+# transformers' names of the video tracker's memory.
 VIDEO_MEMORY = re.compile(
     r"tracker_model\.(memory_attention\.|memory_encoder\.|mask_downsample\.|object_pointer_proj\."
     r"|temporal_positional_encoding_projection_layer\.|memory_temporal_positional_encoding$"
@@ -55,17 +55,20 @@ def test_hub_video_checkpoint_maps_onto_our_full_size_model(
     assert converted == expected
 
 
-def test_hub_video_checkpoint_drops_exactly_the_video_memory(
+def test_hub_video_checkpoint_drops_only_the_unused_no_memory_encoding(
     hub_key_shapes: dict[str, tuple[int, ...]],
 ) -> None:
     dropped = {k for k in hub_key_shapes if is_ignored(k, HF_VIDEO_IGNORED)}
-    assert dropped == {k for k in hub_key_shapes if VIDEO_MEMORY.match(k)}
-    assert len(dropped) == 160
-    assert all(any(entry.matches(k) for k in dropped) for entry in HF_VIDEO_IGNORED)
+    assert dropped == {"tracker_model.no_memory_positional_encoding"}
+    video_memory = {k for k in hub_key_shapes if VIDEO_MEMORY.match(k)} - dropped
+    assert len(video_memory) == 159
+    converted = to_our_layout(meta_device_tensors(hub_key_shapes))
+    assert video_memory <= converted.keys()
     tracker = {k for k in hub_key_shapes if k.startswith(("tracker_model.", "tracker_neck."))}
-    kept_tracker = tracker - dropped
-    # 168 tensors of the interactive head, plus transformers' second position matrix.
-    assert len(kept_tracker) == 169 and SHARED_IMAGE_PE in kept_tracker
+    # 327 tensors of the interactive head and its video memory; transformers' second position
+    # matrix is merged into the prompt encoder's.
+    assert len(tracker - dropped) == 328 and SHARED_IMAGE_PE in tracker
+    assert len([k for k in converted if k.startswith(("tracker_model.", "tracker_neck."))]) == 327
 
 
 def test_unknown_key_in_a_video_checkpoint_is_an_error(tiny_state_dict: dict[str, Tensor]) -> None:

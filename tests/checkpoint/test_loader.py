@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from sam3lib.errors import (
     NotASam3CheckpointError,
 )
 from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.model.video_memory import is_video_memory_key
 
 
 def _checkpoint_dir(
@@ -158,6 +160,46 @@ def test_a_detector_only_checkpoint_loads_without_the_interactive_head(
     assert model.config.tracker is None and not model.has_interactive_head
     with pytest.raises(InteractiveUnavailableError, match="no interactive"):
         model.encode_interactive(torch.zeros(1, 32, 12, 12))
+
+
+@pytest.mark.parametrize("layout", ["hub", "meta"])
+def test_a_tracker_checkpoint_without_video_memory_loads_without_it(
+    layout: str, tmp_path: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
+) -> None:
+    """An image-only export of the interactive head: no video-memory tensor. The config.json
+    still describes the video memory; the loader drops it as it drops a missing tracker."""
+    image_only = {
+        k: v for k, v in tiny_state_dict_with_tracker.items() if not is_video_memory_key(k)
+    }
+    assert len(image_only) < len(tiny_state_dict_with_tracker)
+    if layout == "hub":
+        directory = write_hub_checkpoint(tmp_path / "hub", image_only)
+    else:
+        config_json = tmp_path / "config.json"
+        config_json.write_text(json.dumps(config_to_transformers_dict(Sam3Config.tiny())))
+        directory = _checkpoint_dir(
+            tmp_path / "meta", meta_checkpoint(image_only), config_json, "sam3.pt"
+        )
+    model = Sam3Model.from_pretrained(directory)
+    assert model.config == replace(Sam3Config.tiny(), video=None)
+    _assert_loaded(model, image_only)
+    features = model.encode_interactive(model.encode_image(torch.zeros(1, 3, 168, 168)).backbone)
+    clicks, labels = torch.tensor([[[80.0, 60.0]]]), torch.tensor([[1]])
+    out = model.decode_interactive(
+        features, clicks, labels, torch.zeros(1, 1, 48, 48), torch.tensor([False])
+    )
+    assert out.mask_logits.shape == (1, 4, 48, 48)
+
+
+def test_the_video_memory_loads_from_both_layouts(
+    hub_dir: Path, meta_dir_with_tracker: Path, tiny_state_dict_with_tracker: dict[str, Tensor]
+) -> None:
+    video_memory = {k: v for k, v in tiny_state_dict_with_tracker.items() if is_video_memory_key(k)}
+    assert len(video_memory) > 20
+    for directory in (hub_dir, meta_dir_with_tracker):
+        loaded = Sam3Model.from_pretrained(directory).state_dict()
+        for key, tensor in video_memory.items():
+            assert torch.equal(loaded[key], tensor), key
 
 
 def test_differing_copies_of_the_position_matrix_are_refused(

@@ -17,6 +17,7 @@ from sam3lib.checkpoint.layouts import HF_VIDEO_IGNORED
 from sam3lib.checkpoint.meta_layout import META_IGNORED
 from sam3lib.errors import CheckpointKeyError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.model.video_memory import is_video_memory_key
 
 TRUNK = "detector.backbone.vision_backbone.trunk"
 
@@ -26,8 +27,9 @@ def test_every_meta_key_maps_onto_the_transformers_key_list(
     hf_key_shapes: dict[str, tuple[int, ...]],
     hf_tracker_key_shapes: dict[str, tuple[int, ...]],
 ) -> None:
-    """transformers' detector keys, and its tracker keys less the video memory and the second
-    copy of the position matrix (transformers' names are ours)."""
+    """transformers' detector keys, and its tracker keys, video memory included, less the
+    unused ``no_memory_positional_encoding`` and the second copy of the position matrix
+    (transformers' names are ours)."""
     tracker = {
         key: shape
         for key, shape in hf_tracker_key_shapes.items()
@@ -49,33 +51,62 @@ def test_every_meta_key_maps_onto_our_full_size_model(
     assert converted == shapes_of(model.state_dict())
 
 
-def test_only_video_memory_rope_tables_and_point_projections_are_dropped(
+def test_only_the_unused_tensors_rope_tables_and_point_projections_are_dropped(
     meta_key_shapes: dict[str, tuple[int, ...]],
 ) -> None:
     dropped = [key for key in meta_key_shapes if is_ignored(key, META_IGNORED)]
-    video_memory = [k for k in dropped if k.startswith("tracker.")]
+    tracker = [k for k in dropped if k.startswith("tracker.")]
     rope = [k for k in dropped if k.endswith(".attn.freqs_cis")]
     points = [k for k in dropped if ".geometry_encoder.points_" in k]
     blocks = {m.group(1) for k in meta_key_shapes if (m := re.search(r"trunk\.blocks\.(\d+)\.", k))}
 
-    assert {k.split(".")[1] for k in video_memory} == {
-        "maskmem_backbone",
-        "transformer",
-        "mask_downsample",
-        "obj_ptr_proj",
-        "obj_ptr_tpos_proj",
-        "maskmem_tpos_enc",
-        "no_mem_pos_enc",
-        "no_obj_ptr",
-        "no_obj_embed_spatial",
-    }
-    assert len(video_memory) == 160
+    assert tracker == ["tracker.no_mem_pos_enc"]  # no path of Meta's tracker reads it
     kept_tracker = [k for k in meta_key_shapes if k.startswith("tracker.") and k not in dropped]
-    assert len(kept_tracker) == 309 - 160 == 149  # prompt encoder, mask decoder, no_mem_embed
+    assert len(kept_tracker) == 309 - 1  # prompt encoder, mask decoder, video memory
     assert not any(".sam2_convs." in k for k in dropped)  # the tracker neck is loaded
     assert len(rope) == len(blocks) == 32
     assert len(points) == 6  # direct, pool and pos_enc projections, weight and bias
-    assert len(dropped) == len(video_memory) + len(rope) + len(points)
+    assert len(dropped) == len(tracker) + len(rope) + len(points)
+
+
+def test_metas_video_memory_lands_on_our_video_memory_parts(
+    meta_key_shapes: dict[str, tuple[int, ...]],
+) -> None:
+    """Meta's video-memory tensors (all of ``tracker.*`` but the prompt encoder, mask decoder
+    and ``no_mem_embed``) become exactly our video-memory tensors."""
+    image_parts = ("tracker.sam_prompt_encoder.", "tracker.sam_mask_decoder.", "tracker.no_mem_")
+    meta_video = {
+        k: s
+        for k, s in meta_key_shapes.items()
+        if k.startswith("tracker.") and not k.startswith(image_parts)
+    }
+    assert len(meta_video) == 159
+    converted = meta_to_ours(
+        {**meta_device_tensors(meta_video), f"{TRUNK}.ln_pre.weight": torch.empty(1)}
+    )
+    with torch.device("meta"):
+        ours = shapes_of(Sam3Model(Sam3Config.sam3()).state_dict())
+    expected = {k: s for k, s in ours.items() if is_video_memory_key(k)}
+    assert shapes_of(converted) == {**expected, "vision_encoder.backbone.layer_norm.weight": (1,)}
+
+
+def test_memory_encoder_sequential_indices_land_on_their_layers() -> None:
+    """Meta's downsampler Sequential: conv at 3n, LayerNorm at 3n + 1, the 1×1 conv at 12;
+    the fuser's layer-scale ``gamma`` is transformers' ``scale``."""
+    encoder = "tracker.maskmem_backbone"
+    meta = {
+        f"{encoder}.mask_downsampler.encoder.{index}.weight": torch.full((1,), float(index))
+        for index in (0, 1, 3, 4, 6, 7, 9, 10, 12)
+    }
+    meta[f"{encoder}.fuser.layers.1.gamma"] = torch.full((1,), -1.0)
+    ours = meta_to_ours({**meta, f"{TRUNK}.ln_pre.weight": torch.ones(1)})
+    prefix = "tracker_model.memory_encoder"
+    downsampler = f"{prefix}.mask_downsampler"
+    assert ours[f"{downsampler}.layers.2.conv.weight"].item() == 6
+    assert ours[f"{downsampler}.layers.3.layer_norm.weight"].item() == 10
+    assert ours[f"{downsampler}.final_conv.weight"].item() == 12
+    assert ours[f"{prefix}.memory_fuser.layers.1.scale"].item() == -1
+    assert ours_to_meta(ours).keys() == {**meta, f"{TRUNK}.ln_pre.weight": 0}.keys()
 
 
 def test_full_size_names_and_shapes_round_trip(
@@ -208,8 +239,7 @@ def test_allow_listed_keys_are_dropped_and_nothing_else(
 ) -> None:
     meta = ours_to_meta(tiny_state_dict_with_tracker)
     extras = {
-        "tracker.maskmem_backbone.anything.weight": torch.zeros(1),
-        "tracker.no_obj_ptr": torch.zeros(1),
+        "tracker.no_mem_pos_enc": torch.zeros(1),
         f"{TRUNK}.blocks.0.attn.freqs_cis": torch.zeros(4, 2, dtype=torch.complex64),
         "detector.geometry_encoder.points_pool_project.bias": torch.zeros(1),
     }

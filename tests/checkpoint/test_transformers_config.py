@@ -15,7 +15,7 @@ from sam3lib.checkpoint import config_to_transformers_dict, read_transformers_co
 from sam3lib.checkpoint._keys import is_ignored
 from sam3lib.checkpoint.layouts import HF_SHARED_IMAGE_PE, HF_VIDEO_IGNORED
 from sam3lib.errors import ConfigError
-from sam3lib.model import Sam3Config, Sam3Model, TrackerConfig
+from sam3lib.model import Sam3Config, Sam3Model, TrackerConfig, VideoConfig
 
 PRESETS = {
     "tiny": Sam3Config.tiny(),
@@ -34,10 +34,71 @@ def test_written_config_reads_back_equal(preset: str) -> None:
 @pytest.mark.parametrize("preset", ["tiny_detector", "sam3_detector"])
 def test_written_detector_config_reads_back_with_the_default_tracker(preset: str) -> None:
     """transformers' ``sam3`` config has no tracker section; the loader drops the default
-    tracker again when the weights have none."""
+    tracker and video memory again when the weights have none."""
     config = PRESETS[preset]
     read = Sam3Config.from_transformers_dict(config_to_transformers_dict(config))
-    assert read == replace(config, tracker=TrackerConfig())
+    assert read == replace(config, tracker=TrackerConfig(), video=VideoConfig())
+
+
+def test_a_tracker_without_video_memory_reads_back_with_the_default_one() -> None:
+    """No video fields are written for it; transformers' defaults (= Meta's) are read, and the
+    loader drops them for weights without video memory."""
+    config = replace(Sam3Config.sam3(), video=None)
+    written = config_to_transformers_dict(config)
+    assert "num_maskmem" not in written["tracker_config"]
+    assert Sam3Config.from_transformers_dict(written) == Sam3Config.sam3()
+
+
+def test_video_fields_are_written_under_transformers_names() -> None:
+    tracker = config_to_transformers_dict(Sam3Config.tiny())["tracker_config"]
+    hf = transformers.Sam3TrackerVideoConfig(**tracker)
+    assert (hf.memory_attention_hidden_size, hf.memory_attention_num_layers) == (32, 1)
+    assert (hf.memory_encoder_hidden_size, hf.memory_encoder_output_channels) == (32, 64)
+    assert (hf.mask_downsampler_total_stride, hf.memory_fuser_intermediate_dim) == (4, 64)
+    assert (hf.num_maskmem, hf.max_object_pointers_in_encoder) == (7, 16)
+
+
+def test_video_fields_are_read_from_the_tracker_section() -> None:
+    written = config_to_transformers_dict(Sam3Config.sam3())
+    written["tracker_config"].update(
+        num_maskmem=5,
+        max_object_pointers_in_encoder=8,
+        memory_attention_num_layers=2,
+        memory_fuser_intermediate_dim=512,
+        mask_downsampler_total_stride=8,
+        sigmoid_scale_for_mem_enc=10.0,
+    )
+    video = Sam3Config.from_transformers_dict(written).video
+    assert video is not None
+    assert (video.num_memories, video.max_object_pointers) == (5, 8)
+    assert video.memory_attention.num_layers == 2
+    encoder = video.memory_encoder
+    assert (encoder.fuser_mlp_ratio, encoder.downsampler_channels) == (2, (4, 16, 64))
+    assert encoder.mask_scale == 10.0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"memory_fuser_embed_dim": 128},
+        {"mask_downsampler_stride": 4},
+        {"mask_downsampler_total_stride": 12},
+        {"memory_attention_hidden_size": 128},
+    ],
+)
+def test_video_fields_we_cannot_build_are_a_config_error(change: dict[str, int]) -> None:
+    written = config_to_transformers_dict(Sam3Config.sam3())
+    written["tracker_config"].update(change)
+    with pytest.raises(ConfigError):
+        Sam3Config.from_transformers_dict(written)
+
+
+def test_a_mask_downsampler_transformers_cannot_describe_is_not_written() -> None:
+    video = VideoConfig(
+        memory_encoder=replace(VideoConfig().memory_encoder, downsampler_channels=(8, 16))
+    )
+    with pytest.raises(ConfigError, match="multiplies them by 4"):
+        config_to_transformers_dict(replace(Sam3Config.sam3(), video=video))
 
 
 def test_written_model_type_says_whether_the_tracker_is_there() -> None:
@@ -57,8 +118,9 @@ def test_transformers_builds_the_same_detector_from_the_written_config(preset: s
 
 @pytest.mark.parametrize("preset", ["tiny", "sam3"])
 def test_transformers_builds_the_same_video_model_from_the_written_config(preset: str) -> None:
-    """Its detector is ours under ``detector_model.``; its tracker is ours plus exactly the
-    video memory and the second copy of the position matrix."""
+    """Its detector is ours under ``detector_model.``; its tracker is ours, video memory
+    included, plus exactly the unused ``no_memory_positional_encoding`` and the second copy
+    of the position matrix."""
     config = PRESETS[preset]
     written = json.loads(json.dumps(config_to_transformers_dict(config)))
     with torch.device("meta"):
@@ -72,6 +134,7 @@ def test_transformers_builds_the_same_video_model_from_the_written_config(preset
     assert {k: reference.get(k) for k in tracker} == tracker
     extra = reference.keys() - detector.keys() - tracker.keys()
     assert {k for k in extra if not is_ignored(k, HF_VIDEO_IGNORED)} == {HF_SHARED_IMAGE_PE}
+    assert len(extra) == 2
 
 
 def test_written_config_keeps_metas_vit_layer_norm_eps() -> None:
@@ -86,7 +149,7 @@ def test_written_config_keeps_metas_vit_layer_norm_eps() -> None:
 def test_reads_the_config_transformers_saves(tiny_config_json: Path) -> None:
     """A detector-only ``sam3`` config says nothing of the tracker: the default one, which the
     loader drops when the weights have none."""
-    expected = replace(Sam3Config.tiny(), tracker=TrackerConfig())
+    expected = replace(Sam3Config.tiny(), tracker=TrackerConfig(), video=VideoConfig())
     assert read_transformers_config(tiny_config_json) == expected
 
 

@@ -18,7 +18,9 @@ from typing import Any
 import torch
 
 from helpers.transformers_reference import tiny_transformers_config
+from sam3lib.bench.weights import random_state_dict
 from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.model.video_memory import VIDEO_MEMORY_PARTS
 
 # transformers' Sam3TrackerModel prefix -> ours. Its ViT trunk is ours (and the detector's)
 # under the same name; ``shared_image_embedding`` is a copy of the prompt encoder's matrix.
@@ -105,12 +107,21 @@ def tracker_state_dict_in_our_layout(tracker: Any) -> dict[str, torch.Tensor]:
 
 def our_state_dict(detector: Any, tracker: Any) -> dict[str, torch.Tensor]:
     """Weights for ``Sam3Model(Sam3Config.tiny())`` (``load_state_dict(strict=True)``): the
-    detector reference's (our layout is its state dict) plus the tracker reference's head."""
+    detector reference's (our layout is its state dict), the tracker reference's head, and
+    seeded random video-memory tensors (transformers' image tracker has none; no image path
+    reads them)."""
     theirs = detector.state_dict()
     for key, tensor in tracker.state_dict().items():
         if key.startswith(BACKBONE_PREFIX) and not torch.equal(theirs[key], tensor):
             raise ValueError(f"the two references' ViT trunks differ at {key}")
-    return {**theirs, **tracker_state_dict_in_our_layout(tracker)}
+    config = Sam3Config.tiny()
+    parts = VIDEO_MEMORY_PARTS
+    video_memory = {
+        key: tensor
+        for key, tensor in random_state_dict(config, seed=3).items()
+        if key.startswith(TRACKER_HEAD_PREFIX) and key.split(".")[1] in parts
+    }
+    return {**theirs, **tracker_state_dict_in_our_layout(tracker), **video_memory}
 
 
 def build_our_tiny_model(detector: Any, tracker: Any) -> Sam3Model:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam3lib.model.config import MemoryEncoderConfig
-from sam3lib.model.memory_encoder import MemoryEncoder, mask_stride, memory_mask_input
+from sam3lib.model.memory_encoder import MemoryEncoder, memory_mask_input
 
 TOLERANCE = 1e-5
 GRID = 8  # feature grid G: the mask enters at 16G = 128, Meta's logits at 14G = 112
@@ -124,7 +124,7 @@ def test_matches_transformers_memory_encoder_on_a_mask_at_16g(binarize: bool) ->
     # Sam3TrackerVideoConfig's memory-encoder fields are Meta's; the module is grid-agnostic.
     reference = randomize_(hf.Sam3TrackerVideoMemoryEncoder(Sam3TrackerVideoConfig()), seed=1)
     ours = ours_loaded(reference.state_dict())  # the same names
-    features, logits = inputs(mask_stride(CONFIG) * GRID, seed=2)
+    features, logits = inputs(CONFIG.mask_stride * GRID, seed=2)
 
     mask = memory_mask_input(logits, GRID, binarize=binarize, config=CONFIG)
     # transformers' _encode_new_memory on a mask already at 16G: no resize, then this.
@@ -197,7 +197,7 @@ def build_meta_memory_encoder() -> nn.Module:
     """Meta's ``_create_tracker_maskmem_backbone`` with the resize target 16G instead of 1152
     and no position-encoding cache (its precomputation allocates on CUDA)."""
     memory, position_encoding, _ = meta_modules()
-    size = mask_stride(CONFIG) * GRID
+    size = CONFIG.mask_stride * GRID
     return memory.SimpleMaskEncoder(
         out_dim=64,
         position_encoding=position_encoding.PositionEmbeddingSine(

@@ -2,8 +2,8 @@
 
 The directory holds ``model.safetensors`` (memory-mappable, no pickle) and a
 transformers-format ``config.json``, in the layout transformers itself saves: the hub's
-``Sam3VideoModel`` layout (``detector_model.*``, ``tracker_model.*``, ``tracker_neck.*``, the
-video memory left out) for the full model, ``Sam3Model``'s (our keys, no prefix) for a
+``Sam3VideoModel`` layout (``detector_model.*``, ``tracker_model.*`` with the video memory,
+``tracker_neck.*``) for the full model, ``Sam3Model``'s (our keys, no prefix) for a
 detector-only one. Usage: ``sam3lib convert sam3.pt OUT_DIR``.
 """
 

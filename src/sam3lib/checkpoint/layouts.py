@@ -1,14 +1,14 @@
 """Recognise a checkpoint's layout and convert its state dict to ours, and ours to the hub's.
 
 Our layout is transformers' ``Sam3Model`` state dict, plus, when the checkpoint has the
-interactive head, ``Sam3VideoModel``'s ``tracker_model.*`` and ``tracker_neck.*`` tensors
-without the video memory. Three layouts are read:
+interactive head, ``Sam3VideoModel``'s ``tracker_model.*`` (video memory included) and
+``tracker_neck.*`` tensors. Three layouts are read:
 
 * ``OURS``: what ``Sam3Model.save_pretrained`` (transformers') writes, and what
   :mod:`sam3lib.checkpoint.convert` writes for a detector-only model;
 * ``HF_VIDEO``: the hub's ``facebook/sam3`` ``model.safetensors``, a ``Sam3VideoModel``: our
-  detector keys under ``detector_model.``, the tracker under our names, its video memory
-  (:data:`HF_VIDEO_IGNORED`) and a second copy of the prompt encoder's position matrix;
+  detector keys under ``detector_model.``, the tracker under our names, a second copy of the
+  prompt encoder's position matrix, and one tensor no path uses (:data:`HF_VIDEO_IGNORED`);
 * ``META``: Meta's ``sam3.pt`` (see :mod:`sam3lib.checkpoint.meta_layout`).
 """
 
@@ -21,7 +21,11 @@ import torch
 from torch import Tensor
 
 from sam3lib.checkpoint._keys import IgnoredKeys, describe_keys, is_ignored
-from sam3lib.checkpoint.meta_layout import META_PREFIX, VIDEO_MEMORY_REASON, meta_to_ours
+from sam3lib.checkpoint.meta_layout import (
+    META_PREFIX,
+    UNUSED_NO_MEMORY_PE_REASON,
+    meta_to_ours,
+)
 from sam3lib.errors import CheckpointKeyError
 
 HF_VIDEO_PREFIX = "detector_model."
@@ -37,16 +41,7 @@ HF_SHARED_IMAGE_PE = "tracker_model.shared_image_embedding.positional_embedding"
 PROMPT_ENCODER_PE = "tracker_model.prompt_encoder.shared_embedding.positional_embedding"
 
 HF_VIDEO_IGNORED: tuple[IgnoredKeys, ...] = (
-    IgnoredKeys(
-        r"tracker_model\.(memory_attention|memory_encoder|mask_downsample|object_pointer_proj"
-        r"|temporal_positional_encoding_projection_layer)\..+",
-        VIDEO_MEMORY_REASON,
-    ),
-    IgnoredKeys(
-        r"tracker_model\.(memory_temporal_positional_encoding|no_memory_positional_encoding"
-        r"|no_object_pointer|occlusion_spatial_embedding_parameter)",
-        VIDEO_MEMORY_REASON,
-    ),
+    IgnoredKeys(r"tracker_model\.no_memory_positional_encoding", UNUSED_NO_MEMORY_PE_REASON),
 )
 
 
@@ -92,7 +87,7 @@ def to_our_layout(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
 
 def to_hf_video_layout(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Our layout as the hub's ``Sam3VideoModel`` file has it (the inverse of
-    :func:`to_our_layout` on that layout, video memory aside): detector keys under
+    :func:`to_our_layout` on that layout, the unused tensor aside): detector keys under
     ``detector_model.``, the tracker as it is, and transformers' second position matrix.
 
     Example:

@@ -26,6 +26,7 @@ from sam3lib.checkpoint.resolve import ResolvedCheckpoint, resolve_checkpoint
 from sam3lib.checkpoint.transformers_config import read_transformers_config
 from sam3lib.errors import CheckpointError, CheckpointKeyError, NotASam3CheckpointError
 from sam3lib.model import Sam3Config, Sam3Model
+from sam3lib.model.video_memory import is_video_memory_key
 
 
 class LoadOptions(TypedDict, total=False):
@@ -120,14 +121,19 @@ def checkpoint_config(resolved: ResolvedCheckpoint, resolution: int | None = Non
 
 
 def config_for_weights(config: Sam3Config, state_dict: Mapping[str, Tensor]) -> Sam3Config:
-    """``config`` without the interactive head when the weights (our layout) have none.
+    """``config`` without the interactive head when the weights (our layout) have none, and
+    without the video memory when they have no video-memory tensor.
 
     A detector-only checkpoint (transformers' ``Sam3Model``) still segments concepts; clicks
     and single-object boxes then raise :class:`sam3lib.errors.InteractiveUnavailableError`.
+    A tracker without video memory (an image-only export of the interactive head) still
+    answers clicks and boxes on images.
     """
-    if any(key.startswith(TRACKER_PREFIXES) for key in state_dict):
-        return config
-    return replace(config, tracker=None)
+    if not any(key.startswith(TRACKER_PREFIXES) for key in state_dict):
+        return replace(config, tracker=None, video=None)
+    if not any(is_video_memory_key(key) for key in state_dict):
+        return replace(config, video=None)
+    return config
 
 
 def load_weights(

@@ -3,7 +3,8 @@
 Meta keeps the image detector under ``detector.`` and the interactive/video tracker under
 ``tracker.`` (its FPN neck under ``detector.backbone.vision_backbone.sam2_convs``). Ours are
 transformers' ``Sam3Model`` names for the detector and ``Sam3VideoModel``'s ``tracker_model.`` /
-``tracker_neck.`` names for the interactive head. Besides the names, five things differ:
+``tracker_neck.`` names for the interactive head and its video memory. Besides the names,
+five things differ:
 
 * attention projections are fused, q, k, v stacked along dim 0: ``attn.qkv`` in the ViT and
   ``nn.MultiheadAttention``'s ``in_proj_weight``/``in_proj_bias`` everywhere else (the tracker's
@@ -11,7 +12,8 @@ transformers' ``Sam3Model`` names for the detector and ``Sam3VideoModel``'s ``tr
 * the ViT's learned position table has a cls slot first, (1, 1 + P², C); ours is (1, P², C);
 * CLIP's ``text_projection`` is stored (in, out) for ``x @ W``; ours is a Linear, (out, in);
 * the prompt encoder's four point-label embeddings are four (1, C) tables; ours is one (4, C);
-* some tensors are not used by the image model; :data:`META_IGNORED` names them.
+* some tensors are used by no path (RoPE tables recomputed by the model, point projections
+  of the geometry encoder, the tracker's ``no_mem_pos_enc``); :data:`META_IGNORED` names them.
 
 One rename table, written once, is read in both directions. The functions work on any
 tensors, ``meta``-device ones included, so key sets and shapes can be checked without weights.
@@ -35,18 +37,13 @@ from sam3lib.errors import CheckpointKeyError, NotASam3CheckpointError
 
 META_PREFIX = "detector."
 
-VIDEO_MEMORY_REASON = "the video tracker's memory, used by video (not yet supported)"
+UNUSED_NO_MEMORY_PE_REASON = (
+    "the tracker's 'no memory' position encoding, which neither Meta's nor transformers' "
+    "tracker uses"
+)
 
 META_IGNORED: tuple[IgnoredKeys, ...] = (
-    IgnoredKeys(
-        r"tracker\.(maskmem_backbone|transformer|mask_downsample|obj_ptr_proj|obj_ptr_tpos_proj)"
-        r"\..+",
-        VIDEO_MEMORY_REASON,
-    ),
-    IgnoredKeys(
-        r"tracker\.(maskmem_tpos_enc|no_mem_pos_enc|no_obj_ptr|no_obj_embed_spatial)",
-        VIDEO_MEMORY_REASON,
-    ),
+    IgnoredKeys(r"tracker\.no_mem_pos_enc", UNUSED_NO_MEMORY_PE_REASON),
     IgnoredKeys(
         r"detector\.backbone\.vision_backbone\.trunk\.blocks\.\d+\.attn\.freqs_cis",
         "complex RoPE tables, recomputed by the model",
@@ -56,6 +53,8 @@ META_IGNORED: tuple[IgnoredKeys, ...] = (
         "point-prompt projections, unused by text and box prompts",
     ),
 )
+
+_META_DOWNSAMPLER_STAGES = 4  # the memory encoder's mask downsampler in Meta's builder
 
 _FIELD_PATTERNS = {"i": r"\d+", "p": r"weight|bias", "qkv": r"[qkv]", "row": r"\d+"}
 _QKV = ("q", "k", "v")
@@ -168,6 +167,24 @@ def _two_way_block() -> list[_Rule]:
         *_module("norm2", "layer_norm2"),
         *_module("norm3", "layer_norm3"),
         *_module("norm4", "layer_norm4"),
+    ]
+
+
+def _mask_downsampler() -> list[_Rule]:
+    """The memory encoder's mask downsampler. Meta's is one Sequential, (conv, LN2d, GELU) × 4
+    then the 1×1 conv at index 12; Meta builds it with 4 stages only, so a smaller test model
+    keeps those indices (its final conv is still 12)."""
+    stages = _META_DOWNSAMPLER_STAGES
+    return [
+        *(
+            rule
+            for n in range(stages)
+            for rule in (
+                *_module(f"encoder.{3 * n}", f"layers.{n}.conv"),
+                *_module(f"encoder.{3 * n + 1}", f"layers.{n}.layer_norm"),
+            )
+        ),
+        *_module(f"encoder.{3 * stages}", "final_conv"),
     ]
 
 
@@ -329,6 +346,45 @@ _RULES: tuple[_Rule, ...] = (
         _feed_forward("output_hypernetworks_mlps.{i}", "output_hypernetworks_mlps.{i}"),
         _feed_forward("iou_prediction_head", "iou_prediction_head"),
         _feed_forward("pred_obj_score_head", "pred_obj_score_head"),
+    ),
+    # The tracker's video memory (transformers' Sam3TrackerVideoModel names).
+    *_section(
+        "tracker.",
+        "tracker_model.",
+        _tensor("maskmem_tpos_enc", "memory_temporal_positional_encoding"),
+        _tensor("no_obj_ptr", "no_object_pointer"),
+        _tensor("no_obj_embed_spatial", "occlusion_spatial_embedding_parameter"),
+        _module("mask_downsample", "mask_downsample"),
+        _feed_forward("obj_ptr_proj", "object_pointer_proj"),
+        _module("obj_ptr_tpos_proj", "temporal_positional_encoding_projection_layer"),
+    ),
+    *_section(
+        "tracker.maskmem_backbone.",
+        "tracker_model.memory_encoder.",
+        _section("mask_downsampler.", "mask_downsampler.", _mask_downsampler()),
+        _module("pix_feat_proj", "feature_projection"),
+        _module("fuser.layers.{i}.dwconv", "memory_fuser.layers.{i}.depthwise_conv"),
+        _module("fuser.layers.{i}.norm", "memory_fuser.layers.{i}.layer_norm"),
+        _module("fuser.layers.{i}.pwconv1", "memory_fuser.layers.{i}.pointwise_conv1"),
+        _module("fuser.layers.{i}.pwconv2", "memory_fuser.layers.{i}.pointwise_conv2"),
+        _tensor("fuser.layers.{i}.gamma", "memory_fuser.layers.{i}.scale"),
+        _module("out_proj", "projection"),
+    ),
+    *_section(
+        "tracker.transformer.encoder.",
+        "tracker_model.memory_attention.",
+        _section(
+            "layers.{i}.",
+            "layers.{i}.",
+            _separate_attention("self_attn", "self_attn"),
+            _separate_attention("cross_attn_image", "cross_attn_image"),
+            _module("linear1", "linear1"),
+            _module("linear2", "linear2"),
+            _module("norm1", "layer_norm1"),
+            _module("norm2", "layer_norm2"),
+            _module("norm3", "layer_norm3"),
+        ),
+        _module("norm", "layer_norm"),
     ),
     *_section(
         "tracker.sam_mask_decoder.transformer.",

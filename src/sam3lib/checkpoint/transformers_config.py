@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from sam3lib.errors import ConfigError
-from sam3lib.model.config import Sam3Config, VisionConfig
+from sam3lib.model.config import (
+    MASK_DOWNSAMPLER_CONV,
+    Sam3Config,
+    VideoConfig,
+    VisionConfig,
+    quadrupling_channels,
+)
 
 CONFIG_FILENAME = "config.json"
 
@@ -42,10 +48,12 @@ def config_to_transformers_dict(config: Sam3Config) -> dict[str, Any]:
 
     A detector-only config gives a ``Sam3Config`` (``model_type`` ``sam3``); one with the
     interactive head gives a ``Sam3VideoConfig`` (``sam3_video``) holding that as
-    ``detector_config`` and the head as ``tracker_config``, as the hub's ``facebook/sam3`` does
-    (its video-memory fields keep transformers' defaults). ``Sam3Config.from_transformers_dict``
-    reads either back to an equal config, and transformers builds from it a model whose state
-    dict has our keys and shapes (``Sam3Model``; ``Sam3VideoModel``, video memory aside).
+    ``detector_config`` and the head and its video memory (when ``config.video`` is set) as
+    ``tracker_config``, as the hub's ``facebook/sam3`` does. ``Sam3Config.from_transformers_dict``
+    reads either back to an equal config (a tracker without video memory reads back with the
+    default one; the loader drops it for weights without), and transformers builds from it a
+    model whose state dict has our keys and shapes (``Sam3Model``; ``Sam3VideoModel`` less
+    its unused ``no_memory_positional_encoding`` and second position matrix).
 
     Example:
         >>> d = config_to_transformers_dict(Sam3Config.tiny())
@@ -89,9 +97,51 @@ def config_to_transformers_dict(config: Sam3Config) -> dict[str, Any]:
                 "dynamic_multimask_stability_thresh": tracker.stability_threshold,
             },
             "memory_attention_rope_feat_sizes": [vision.grid_size, vision.grid_size],
+            **_video_fields(config.video),
         },
         # transformers does not derive it from the image size (288 = 4 × 72 for SAM 3).
         "low_res_mask_size": 4 * vision.grid_size,
+    }
+
+
+def _video_fields(video: VideoConfig | None) -> dict[str, Any]:
+    """The video-memory fields of transformers' ``Sam3TrackerVideoConfig`` (none when the
+    config has no video memory: transformers' defaults then stand for weights we lack).
+
+    Raises:
+        ConfigError: a mask downsampler whose widths are not ×4 per stage (1 → 4 → 16 ...),
+            which transformers cannot describe.
+    """
+    if video is None:
+        return {}
+    encoder, attention = video.memory_encoder, video.memory_attention
+    quadrupling = quadrupling_channels(len(encoder.downsampler_channels))
+    if encoder.downsampler_channels != quadrupling:
+        raise ConfigError(
+            f"mask downsampler widths {encoder.downsampler_channels} cannot be written for "
+            f"transformers, which multiplies them by 4 per stage {quadrupling}"
+        )
+    return {
+        "num_maskmem": video.num_memories,
+        "max_object_pointers_in_encoder": video.max_object_pointers,
+        "sigmoid_scale_for_mem_enc": encoder.mask_scale,
+        "sigmoid_bias_for_mem_enc": encoder.mask_bias,
+        "memory_attention_hidden_size": attention.hidden_size,
+        "memory_attention_num_layers": attention.num_layers,
+        "memory_attention_num_attention_heads": attention.num_heads,
+        "memory_attention_feed_forward_hidden_size": attention.mlp_dim,
+        "rope_parameters": {"rope_type": "default", "rope_theta": attention.rope_theta},
+        "memory_encoder_hidden_size": encoder.hidden_size,
+        "memory_encoder_output_channels": encoder.memory_channels,
+        "mask_downsampler_embed_dim": encoder.hidden_size,
+        **MASK_DOWNSAMPLER_CONV,
+        "mask_downsampler_total_stride": encoder.mask_stride,
+        "memory_fuser_num_layers": encoder.fuser_layers,
+        "memory_fuser_embed_dim": encoder.hidden_size,
+        "memory_fuser_intermediate_dim": encoder.fuser_mlp_ratio * encoder.hidden_size,
+        "memory_fuser_kernel_size": encoder.fuser_kernel_size,
+        "memory_fuser_padding": encoder.fuser_kernel_size // 2,
+        "memory_fuser_layer_scale_init_value": encoder.layer_scale_init,
     }
 
 

@@ -1,16 +1,22 @@
-"""Our PyTorch implementation of the SAM 3 image detector."""
+"""Our PyTorch implementation of SAM 3: the image detector, the interactive head and the
+tracker's video memory (loaded; the tracker step is not written yet)."""
 
 from sam3lib.model.config import (
     DecoderConfig,
     FusionEncoderConfig,
     GeometryConfig,
     MaskHeadConfig,
+    MemoryAttentionConfig,
+    MemoryEncoderConfig,
     Sam3Config,
     TextConfig,
     TrackerConfig,
+    VideoConfig,
     VisionConfig,
 )
 from sam3lib.model.interactive_decoder import select_masks
+from sam3lib.model.memory_attention import MemoryAttention
+from sam3lib.model.memory_encoder import MemoryEncoder
 from sam3lib.model.outputs import (
     ImageFeatures,
     InteractiveFeatures,
@@ -28,12 +34,17 @@ __all__ = [
     "InteractiveFeatures",
     "InteractiveOutputs",
     "MaskHeadConfig",
+    "MemoryAttention",
+    "MemoryAttentionConfig",
+    "MemoryEncoder",
+    "MemoryEncoderConfig",
     "Sam3Config",
     "Sam3Model",
     "Sam3Outputs",
     "TextConfig",
     "TextFeatures",
     "TrackerConfig",
+    "VideoConfig",
     "VisionConfig",
     "select_masks",
 ]

@@ -131,7 +131,7 @@ class TrackerConfig:
     """SAM 3's interactive head (SAM-2 style): its own FPN neck on the shared ViT, a prompt
     encoder for points, boxes and masks, and a two-way-transformer mask decoder.
 
-    Only the parts an image needs; the video memory (encoder, attention, pointers) is not here.
+    Only the parts an image needs; the video memory is :class:`VideoConfig`.
     """
 
     hidden_size: int = 256
@@ -189,6 +189,12 @@ class MemoryEncoderConfig:
     mask_scale: float = 20.0  # a mask in [0, 1] enters as mask · 20 − 10
     mask_bias: float = -10.0
 
+    @property
+    def mask_stride(self) -> int:
+        """Mask pixels per feature cell along each side: each downsampler conv halves the mask
+        (16 for SAM 3: a 72² grid takes its mask at 1152²)."""
+        return 2 ** len(self.downsampler_channels)
+
 
 @dataclass(frozen=True)
 class MemoryAttentionConfig:
@@ -222,9 +228,51 @@ class MemoryAttentionConfig:
 
 
 @dataclass(frozen=True)
+class VideoConfig:
+    """The tracker's video memory: the memory encoder and attention, and the small tensors of
+    Meta's tracker step (temporal encodings, object pointers, the "object absent" embeddings).
+
+    The memory encoder and attention run at ``hidden_size``, the tracker's width for a model
+    that tracks (256 for SAM 3); the pointer tensors take the tracker's width, as in
+    transformers, which builds a model whose widths differ too (only running it fails).
+    Memories have ``memory_channels`` channels.
+    """
+
+    memory_encoder: MemoryEncoderConfig = field(default_factory=MemoryEncoderConfig)
+    memory_attention: MemoryAttentionConfig = field(default_factory=MemoryAttentionConfig)
+    num_memories: int = 7  # memory bank slots: rows of the temporal encoding
+    max_object_pointers: int = 16  # object pointers a frame attends to
+
+    def __post_init__(self) -> None:
+        encoder, attention = self.memory_encoder, self.memory_attention
+        if encoder.hidden_size != attention.hidden_size:
+            raise ConfigError(
+                f"memory encoder width {encoder.hidden_size} and memory attention width "
+                f"{attention.hidden_size} must agree"
+            )
+        if encoder.memory_channels != attention.memory_channels:
+            raise ConfigError(
+                f"the memory encoder writes {encoder.memory_channels} channels, the memory "
+                f"attention reads {attention.memory_channels}"
+            )
+
+    @property
+    def hidden_size(self) -> int:
+        """Width of the memory encoder's input and of the memory attention (256 for SAM 3)."""
+        return self.memory_attention.hidden_size
+
+    @property
+    def memory_channels(self) -> int:
+        """Channels of a stored memory (64 for SAM 3)."""
+        return self.memory_encoder.memory_channels
+
+
+@dataclass(frozen=True)
 class Sam3Config:
-    """The whole image model: the detector and, unless ``tracker`` is None, the interactive
-    head (a checkpoint without tracker weights loads with ``tracker=None``)."""
+    """The whole model: the detector, unless ``tracker`` is None the interactive head, and
+    unless ``video`` is None the tracker's video memory (a checkpoint without tracker or
+    video-memory weights loads with that part None). The video memory belongs to the tracker:
+    with ``tracker=None`` it is None as well."""
 
     vision: VisionConfig = field(default_factory=VisionConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -233,8 +281,11 @@ class Sam3Config:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     mask_head: MaskHeadConfig = field(default_factory=MaskHeadConfig)
     tracker: TrackerConfig | None = field(default_factory=TrackerConfig)
+    video: VideoConfig | None = field(default_factory=VideoConfig)
 
     def __post_init__(self) -> None:
+        if self.tracker is None and self.video is not None:
+            object.__setattr__(self, "video", None)  # frozen; no tracker, no tracker memory
         widths = {
             "vision.fpn_size": self.vision.fpn_size,
             "geometry.hidden_size": self.geometry.hidden_size,
@@ -316,6 +367,13 @@ class Sam3Config:
             decoder=DecoderConfig(**small, num_layers=2, num_queries=10),
             mask_head=MaskHeadConfig(hidden_size=32, num_heads=2),
             tracker=TrackerConfig(hidden_size=32, num_heads=2, mlp_dim=64, iou_head_hidden_size=32),
+            # 64 memory channels as transformers hard-codes them (its memory attention's k/v).
+            video=VideoConfig(
+                memory_encoder=MemoryEncoderConfig(
+                    hidden_size=32, downsampler_channels=(4, 16), fuser_layers=1, fuser_mlp_ratio=2
+                ),
+                memory_attention=MemoryAttentionConfig(hidden_size=32, num_layers=1, mlp_dim=64),
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -335,7 +393,11 @@ class Sam3Config:
         sections = {f.name: f for f in fields(cls)}
         try:
             parts = {
-                name: _section_from_dict(sections[name].type, config[name]) for name in sections
+                name: _section_from_dict(
+                    sections[name].type,
+                    config.get(name) if name in _LATER_SECTIONS else config[name],
+                )
+                for name in sections
             }
         except (KeyError, TypeError) as err:
             raise ConfigError(f"not a complete Sam3Config dictionary: {err}") from err
@@ -361,17 +423,18 @@ class Sam3Config:
             detector = _from_transformers_sections(config)
             if video is None:  # the tracker default; the loader drops it if weights lack it
                 return detector
-            tracker = _tracker_from_transformers(
-                video.get("tracker_config") or {}, detector.vision.fpn_scale_factors
-            )
-            return replace(detector, tracker=tracker)
+            tracker_section = video.get("tracker_config") or {}
+            tracker = _tracker_from_transformers(tracker_section, detector.vision.fpn_scale_factors)
+            memory = _video_from_transformers(tracker_section)
+            return replace(detector, tracker=tracker, video=memory)
         except (KeyError, TypeError) as err:
             raise ConfigError(f"config.json is not a complete SAM 3 configuration: {err}") from err
 
 
 def _section_from_dict(section: Any, values: dict[str, Any] | None) -> Any:
-    """One part's dataclass from its dictionary; JSON lists become the tuples fields hold.
-    An optional part (``TrackerConfig | None``) may be None."""
+    """One part's dataclass from its dictionary; JSON lists become the tuples fields hold,
+    nested parts (``VideoConfig.memory_encoder``) their dataclasses. An optional part
+    (``TrackerConfig | None``) may be None."""
     if values is None and isinstance(section, str) and section.endswith("| None"):
         return None
     if isinstance(section, str):
@@ -379,7 +442,17 @@ def _section_from_dict(section: Any, values: dict[str, Any] | None) -> Any:
     part = _SECTIONS[section] if isinstance(section, str) else section
     if values is None:
         raise TypeError(f"the {part.__name__} section is null")
-    return part(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    nested = {f.name: f.type for f in fields(part) if f.type in _SECTIONS}
+    return part(
+        **{
+            k: _section_from_dict(nested[k], v)
+            if k in nested
+            else tuple(v)
+            if isinstance(v, list)
+            else v
+            for k, v in values.items()
+        }
+    )
 
 
 def _pair_to_int(value: Any) -> int:
@@ -483,13 +556,14 @@ def _tracker_from_transformers(
     vision = tracker.get("vision_config") or {}
     d = TrackerConfig()
     hidden_size = decoder.get("hidden_size", d.hidden_size)
-    widths = {
-        "mask_decoder_config.hidden_size": hidden_size,
-        "prompt_encoder_config.hidden_size": prompt.get("hidden_size", hidden_size),
-        "vision_config.fpn_hidden_size": vision.get("fpn_hidden_size", hidden_size),
-    }
-    if len(set(widths.values())) != 1:
-        raise ConfigError(f"tracker widths must agree, got {widths}")
+    _require_equal_widths(
+        "tracker",
+        {
+            "mask_decoder_config.hidden_size": hidden_size,
+            "prompt_encoder_config.hidden_size": prompt.get("hidden_size", hidden_size),
+            "vision_config.fpn_hidden_size": vision.get("fpn_hidden_size", hidden_size),
+        },
+    )
     scale_factors = _unless_none(vision.get("scale_factors"), detector_scale_factors)
     return TrackerConfig(
         hidden_size=hidden_size,
@@ -512,6 +586,80 @@ def _tracker_from_transformers(
     )
 
 
+def _video_from_transformers(tracker: dict[str, Any]) -> VideoConfig:
+    """The video-memory fields of transformers' ``Sam3TrackerVideoConfig`` (flat, at the top
+    of ``tracker_config``); an absent field keeps Meta's default."""
+    d = VideoConfig()
+    de, da = d.memory_encoder, d.memory_attention
+    width = tracker.get("memory_encoder_hidden_size", de.hidden_size)
+    _require_equal_widths(
+        "memory encoder",
+        {
+            "memory_encoder_hidden_size": width,
+            "memory_fuser_embed_dim": tracker.get("memory_fuser_embed_dim", width),
+            "mask_downsampler_embed_dim": tracker.get("mask_downsampler_embed_dim", width),
+        },
+    )
+    conv = {k: tracker.get(k, v) for k, v in MASK_DOWNSAMPLER_CONV.items()}
+    if conv != MASK_DOWNSAMPLER_CONV:
+        raise ConfigError(f"mask downsampler {conv} is not supported: {MASK_DOWNSAMPLER_CONV}")
+    total_stride = tracker.get("mask_downsampler_total_stride", de.mask_stride)
+    num_downsamplers = total_stride.bit_length() - 1
+    if total_stride < 2 or total_stride != 2**num_downsamplers:
+        raise ConfigError(f"mask_downsampler_total_stride {total_stride} is not a power of 2")
+    intermediate = tracker.get("memory_fuser_intermediate_dim", de.fuser_mlp_ratio * width)
+    if intermediate % width:
+        raise ConfigError(
+            f"memory_fuser_intermediate_dim {intermediate} is not a multiple of the width {width}"
+        )
+    channels = tracker.get("memory_encoder_output_channels", de.memory_channels)
+    rope = tracker.get("rope_parameters") or {}
+    return VideoConfig(
+        memory_encoder=MemoryEncoderConfig(
+            hidden_size=width,
+            memory_channels=channels,
+            downsampler_channels=quadrupling_channels(num_downsamplers),
+            fuser_layers=tracker.get("memory_fuser_num_layers", de.fuser_layers),
+            fuser_kernel_size=tracker.get("memory_fuser_kernel_size", de.fuser_kernel_size),
+            fuser_mlp_ratio=intermediate // width,
+            layer_scale_init=tracker.get(
+                "memory_fuser_layer_scale_init_value", de.layer_scale_init
+            ),
+            mask_scale=tracker.get("sigmoid_scale_for_mem_enc", de.mask_scale),
+            mask_bias=tracker.get("sigmoid_bias_for_mem_enc", de.mask_bias),
+        ),
+        memory_attention=MemoryAttentionConfig(
+            hidden_size=tracker.get("memory_attention_hidden_size", da.hidden_size),
+            num_layers=tracker.get("memory_attention_num_layers", da.num_layers),
+            num_heads=tracker.get("memory_attention_num_attention_heads", da.num_heads),
+            mlp_dim=tracker.get("memory_attention_feed_forward_hidden_size", da.mlp_dim),
+            memory_channels=channels,
+            rope_theta=float(rope.get("rope_theta", da.rope_theta)),
+        ),
+        num_memories=tracker.get("num_maskmem", d.num_memories),
+        max_object_pointers=tracker.get("max_object_pointers_in_encoder", d.max_object_pointers),
+    )
+
+
+def _require_equal_widths(part: str, widths: dict[str, int]) -> None:
+    """ConfigError unless these transformers fields give one width."""
+    if len(set(widths.values())) != 1:
+        raise ConfigError(f"{part} widths must agree, got {widths}")
+
+
+def quadrupling_channels(num_stages: int) -> tuple[int, ...]:
+    """transformers' mask downsampler widths, 1 → 4 → 16 → …: each stride-2 stage × 4."""
+    return tuple(4 ** (k + 1) for k in range(num_stages))
+
+
+# Our mask downsampler's convolutions (MemoryEncoderConfig), under transformers' config names.
+MASK_DOWNSAMPLER_CONV = {
+    "mask_downsampler_kernel_size": 3,
+    "mask_downsampler_stride": 2,
+    "mask_downsampler_padding": 1,
+}
+
+
 # Field annotations are strings under ``from __future__ import annotations``.
 _SECTIONS: dict[str, type] = {
     part.__name__: part
@@ -523,5 +671,10 @@ _SECTIONS: dict[str, type] = {
         DecoderConfig,
         MaskHeadConfig,
         TrackerConfig,
+        MemoryEncoderConfig,
+        MemoryAttentionConfig,
+        VideoConfig,
     )
 }
+# Sections added after such dictionaries were first written (export manifests): absent = None.
+_LATER_SECTIONS = frozenset({"video"})

@@ -3,7 +3,9 @@
 Its parts carry transformers' ``Sam3TrackerModel`` names (``tracker_model.*`` in the hub
 checkpoint); the neck that feeds it is ``Sam3Model.tracker_neck``. Semantics are Meta's: the
 coarsest neck level gets ``no_memory_embedding`` added (what an image without video memory
-sees; transformers' ``Sam3TrackerModel`` pixel path forgets it).
+sees; transformers' ``Sam3TrackerModel`` pixel path forgets it). With a video config the head
+also owns the video memory's parts (:mod:`sam3lib.model.video_memory`), under transformers'
+``Sam3TrackerVideoModel`` names; they are loaded, not yet run.
 """
 
 from __future__ import annotations
@@ -11,21 +13,33 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sam3lib.model.config import TrackerConfig
+from sam3lib.model.config import TrackerConfig, VideoConfig
 from sam3lib.model.interactive_decoder import InteractiveMaskDecoder
 from sam3lib.model.outputs import InteractiveFeatures, InteractiveOutputs
 from sam3lib.model.prompt_encoder import PromptEncoder
+from sam3lib.model.video_memory import video_memory_parts
 
 
 class InteractiveHead(nn.Module):
-    """Prompt encoder + mask decoder + the "no memory" embedding of the image path."""
+    """Prompt encoder + mask decoder + the "no memory" embedding of the image path, and the
+    video memory's parts when ``video`` is given."""
 
-    def __init__(self, config: TrackerConfig, image_size: int, grid_size: int) -> None:
+    def __init__(
+        self,
+        config: TrackerConfig,
+        image_size: int,
+        grid_size: int,
+        video: VideoConfig | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.prompt_encoder = PromptEncoder(config, image_size, grid_size)
         self.mask_decoder = InteractiveMaskDecoder(config)
         self.no_memory_embedding = nn.Parameter(torch.empty(1, 1, config.hidden_size))
+        self.video_config = video  # None: an image-only head, no video-memory parts
+        if video is not None:
+            for name, part in video_memory_parts(video, config.hidden_size).items():
+                setattr(self, name, part)  # registered as our own: transformers' flat names
 
     def encode(self, neck_levels: list[Tensor]) -> InteractiveFeatures:
         """Tracker-neck levels x4, x2, x1 (finest first) -> the per-image features."""

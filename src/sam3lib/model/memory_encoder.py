@@ -30,12 +30,6 @@ from sam3lib.model.layers import LayerNorm, pointwise_conv, sine_position_grid
 from sam3lib.model.prompt_encoder import LayerNorm2d
 
 
-def mask_stride(config: MemoryEncoderConfig) -> int:
-    """Mask pixels per feature cell along each side: each downsampler conv halves the mask
-    (16 for SAM 3: a 72² grid takes its mask at 1152²)."""
-    return 2 ** len(config.downsampler_channels)
-
-
 def memory_mask_input(
     mask_logits: Tensor, grid_size: int, *, binarize: bool, config: MemoryEncoderConfig
 ) -> Tensor:
@@ -65,7 +59,7 @@ def memory_mask_input(
     logits = mask_logits.float()
     mask = (logits > 0).float() if binarize else torch.sigmoid(logits)
     mask = mask * config.mask_scale + config.mask_bias
-    size = grid_size * mask_stride(config)
+    size = grid_size * config.mask_stride
     if mask.shape[-2:] != (size, size):
         mask = F.interpolate(
             mask, size=(size, size), mode="bilinear", align_corners=False, antialias=True
@@ -173,7 +167,7 @@ class MemoryEncoder(nn.Module):
             latter a broadcast view of one (1, M, G, G) map.
         """
         batch, _, grid, _ = features.shape
-        expected = grid * mask_stride(self.config)
+        expected = grid * self.config.mask_stride
         if mask_input.shape[-2:] != (expected, expected):
             raise ValueError(
                 f"mask input {tuple(mask_input.shape)} does not match the {grid}² feature "

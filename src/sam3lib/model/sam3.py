@@ -89,7 +89,9 @@ class Sam3Model(nn.Module):
             self.tracker_neck = FPNNeck(
                 vision.hidden_size, tracker.hidden_size, tracker.fpn_scale_factors
             )
-            self.tracker_model = InteractiveHead(tracker, vision.image_size, vision.grid_size)
+            self.tracker_model = InteractiveHead(
+                tracker, vision.image_size, vision.grid_size, config.video
+            )
 
     @property
     def has_interactive_head(self) -> bool:
