@@ -1,0 +1,279 @@
+"""Meta's tracker step: B objects on one frame, from that frame's tracker features and the
+objects' :class:`~sam3lib.video.memory_bank.MemoryBank` (``SAM3_TRACKER_FACTS.md`` §3).
+
+Three ways a frame is segmented, each giving a :class:`StepOutput`:
+
+* :func:`prompted_step`, a conditioning frame with clicks and/or a box: the coarsest feature
+  plus ``no_memory_embedding``, no memory attention; multimask iff the frame has 0–1 points
+  (a box counts 2), then the best-IoU token; else the single-mask (stability) rule, token 0;
+* :func:`mask_prompt_step`, a conditioning frame with a mask: the output logits are
+  ``mask · 20 − 10``; the pointer comes from the decoder run on the *raw* feature with the
+  mask through ``mask_downsample`` as its mask prompt, token 0; object score ±10 by whether
+  the mask is empty (Meta ``_use_mask_as_output``; transformers takes the best multimask
+  token instead, facts §5 #4);
+* :func:`tracked_step`, any other frame: memory attention over the bank's selected memories
+  and pointers, then the decoder without prompts (multimask, best IoU).
+
+An object whose score logit is ≤ 0 gets masks of −1024 and ``no_object_pointer``.
+:func:`encode_memory` then writes the frame's memory: the low-res logits bilinearly up to the
+model's input size, binarised (prompted frames) or through a sigmoid (tracked frames), in
+Meta's order (:func:`~sam3lib.model.memory_encoder.memory_mask_input`), plus
+``occlusion_spatial_embedding_parameter`` where the object is absent.
+
+The head is an :class:`~sam3lib.model.interactive.InteractiveHead` built with a video config.
+
+Example:
+    >>> # features = tracker_frame_features(head, neck_levels)   # per frame, once
+    >>> # out = prompted_step(head, features, coords_px, labels)    # the clicked frame
+    >>> # bank = bank.with_frame(0, write_memory(head, features, out, prompted=True),
+    >>> #                        conditioning=True)
+    >>> # out = tracked_step(head, features, bank, frame=1, num_frames=T)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sam3lib.model.interactive import InteractiveHead
+from sam3lib.model.interactive_decoder import select_masks
+from sam3lib.model.layers import sine_position_grid
+from sam3lib.model.memory_attention import MemoryAttention
+from sam3lib.model.memory_encoder import MemoryEncoder, memory_mask_input
+from sam3lib.model.outputs import InteractiveFeatures
+from sam3lib.model.two_way_transformer import FeedForward
+from sam3lib.video.memory_bank import MAX_CONDITIONING_FRAMES, FrameMemory, MemoryBank
+from sam3lib.video.memory_read import MAX_OBJECT_POINTERS, build_memory, video_part
+
+NO_OBJECT_LOGIT = -1024.0  # Meta's NO_OBJ_SCORE: mask logits of an absent object
+MASK_PROMPT_SCALE, MASK_PROMPT_BIAS = 20.0, -10.0  # a mask prompt's output logits
+MULTIMASK_MAX_POINTS = 1  # multimask iff 0..1 points (Meta's builder, transformers' config)
+_PADDING = -1
+
+
+class TrackerFrameFeatures(NamedTuple):
+    """One frame's tracker-neck features (batch 1, shared by its objects). C = tracker width."""
+
+    high_res_x4: Tensor  #: (1, C/8, 4G, 4G) finest level after ``conv_s0``
+    high_res_x2: Tensor  #: (1, C/4, 2G, 2G) middle level after ``conv_s1``
+    features: Tensor  #: (1, C, G, G) coarsest level as the neck gives it (no embedding added)
+    position: Tensor  #: (1, C, G, G) its sine position encoding
+
+
+class StepOutput(NamedTuple):
+    """One frame's result for B objects."""
+
+    mask_logits: Tensor  #: (B, 1, 4G, 4G) low-res logits (−1024 where the object is absent)
+    iou_scores: Tensor  #: (B, 1) predicted IoU of that mask (1 for a mask prompt)
+    object_score_logits: Tensor  #: (B, 1) > 0: the object is present
+    pointer: Tensor  #: (B, C) object pointer (``no_object_pointer`` where absent)
+
+
+def tracker_frame_features(
+    head: InteractiveHead, neck_levels: list[Tensor]
+) -> TrackerFrameFeatures:
+    """Tracker-neck levels x4, x2, x1 (finest first, batch 1) -> :class:`TrackerFrameFeatures`."""
+    level_x4, level_x2, level_x1 = neck_levels
+    grid = level_x1.shape[-1]
+    position = sine_position_grid(grid, grid, level_x1.shape[1] // 2, level_x1.device)
+    return TrackerFrameFeatures(
+        head.mask_decoder.conv_s0(level_x4),
+        head.mask_decoder.conv_s1(level_x2),
+        level_x1,
+        position.to(level_x1.dtype),
+    )
+
+
+def prompted_step(
+    head: InteractiveHead,
+    features: TrackerFrameFeatures,
+    point_coords: Tensor,
+    point_labels: Tensor,
+) -> StepOutput:
+    """A conditioning frame with clicks and/or a box, B objects.
+
+    Args:
+        point_coords: (B, P, 2) xy pixels of the model's S×S input: box corners (labels 2, 3)
+            first, then clicks (1, 0), then one padding point (−1) where there is no box,
+            as :meth:`InteractiveHead.forward` takes them.
+        point_labels: (B, P) int64. Every row must have as many non-padding points.
+    """
+    counts = (point_labels >= 0).sum(dim=1)
+    if bool((counts != counts[0]).any()):
+        raise ValueError(f"objects have different numbers of points {counts.tolist()}")
+    embedding = features.features + head.no_memory_embedding.view(1, -1, 1, 1)
+    multimask = int(counts[0]) <= MULTIMASK_MAX_POINTS
+    return _decode_step(head, features, embedding, point_coords, point_labels, multimask)
+
+
+def mask_prompt_step(
+    head: InteractiveHead, features: TrackerFrameFeatures, mask: Tensor
+) -> StepOutput:
+    """A conditioning frame with a mask, B objects (Meta ``_use_mask_as_output``).
+
+    Args:
+        mask: (B, 1, H, W) in [0, 1] (or bool), any size: resized with antialiasing to the
+            mask-prompt size 16·G (Meta: 1152² for a 72² grid) where it differs.
+
+    Returns:
+        Logits ``mask · 20 − 10`` resized (antialiased) to 4G; IoU 1; object score +10 if
+        the mask has a pixel > 0 at 16·G, else −10.
+    """
+    low_res = features.high_res_x4.shape[-1]
+    mask = mask.float()
+    size = 4 * low_res  # mask_downsample (k4 s4) takes it to the decoder's mask-prompt size
+    if mask.shape[-2:] != (size, size):
+        mask = F.interpolate(mask, size=(size, size), mode="bilinear", antialias=True)
+    logits = F.interpolate(
+        mask * MASK_PROMPT_SCALE + MASK_PROMPT_BIAS,
+        size=features.high_res_x4.shape[-2:],
+        mode="bilinear",
+        antialias=True,
+    )
+    batch = mask.shape[0]
+    downsample = video_part(head, "mask_downsample", nn.Module)
+    prompt = downsample(mask.to(features.features.dtype))
+    padding = _padding_points(batch, features.features)
+    tokens = _run_decoder(head, features, features.features, *padding, prompt)[3]
+    present = (mask.flatten(1) > 0).any(dim=1, keepdim=True)
+    pointer = _pointer(head, tokens[:, 0], present)
+    score = torch.where(present, -MASK_PROMPT_BIAS, MASK_PROMPT_BIAS).to(logits.dtype)
+    return StepOutput(logits.to(features.features.dtype), torch.ones_like(score), score, pointer)
+
+
+def tracked_step(
+    head: InteractiveHead,
+    features: TrackerFrameFeatures,
+    bank: MemoryBank,
+    frame: int,
+    num_frames: int | None,
+    *,
+    reverse: bool = False,
+    max_conditioning: int = MAX_CONDITIONING_FRAMES,
+    max_pointers: int = MAX_OBJECT_POINTERS,
+) -> StepOutput:
+    """A frame without prompts: memory attention over ``bank``, then the decoder (multimask,
+    best IoU). ``num_frames``: the video's length, None for a stream of unknown length."""
+    if not bank.conditioning:
+        raise ValueError("a tracked frame needs at least one conditioning frame in the bank")
+    memory, memory_pos, num_pointer_tokens = build_memory(
+        head, bank, frame, num_frames,
+        reverse=reverse, max_conditioning=max_conditioning, max_pointers=max_pointers,
+    )  # fmt: skip
+    attention = video_part(head, "memory_attention", MemoryAttention)
+    current = features.features
+    batch, width, grid, _ = memory.shape[0], *current.shape[1:]
+    flat = current.flatten(2).transpose(1, 2).expand(batch, -1, -1)
+    flat_pos = features.position.flatten(2).transpose(1, 2).expand(batch, -1, -1)
+    conditioned = attention(flat, flat_pos, memory, memory_pos, num_pointer_tokens, grid)
+    embedding = conditioned.transpose(1, 2).reshape(batch, width, grid, grid)
+    coords, labels = _padding_points(batch, current)
+    return _decode_step(head, features, embedding, coords, labels, multimask=True)
+
+
+def encode_memory(
+    head: InteractiveHead, features: TrackerFrameFeatures, output: StepOutput, *, prompted: bool
+) -> Tensor:
+    """The frame's memory for B objects, (B, M, G, G) in the features' dtype.
+
+    ``prompted``: binarise the mask (frames the user prompted, Meta ``is_mask_from_pts``);
+    otherwise a sigmoid (tracked frames). The low-res logits go bilinearly to the model's
+    input size S first, as Meta's predicted high-res masks do.
+    """
+    encoder = video_part(head, "memory_encoder", MemoryEncoder)
+    occlusion = video_part(head, "occlusion_spatial_embedding_parameter", nn.Parameter)
+    size = head.prompt_encoder.image_size
+    high_res = F.interpolate(
+        output.mask_logits.float(), size=(size, size), mode="bilinear", align_corners=False
+    )
+    grid = features.features.shape[-1]
+    mask_input = memory_mask_input(high_res, grid, binarize=prompted, config=encoder.config)
+    batch = output.mask_logits.shape[0]
+    memory, _ = encoder(features.features.expand(batch, -1, -1, -1), mask_input)
+    absent = (output.object_score_logits <= 0).to(memory.dtype).view(batch, 1, 1, 1)
+    occluded: Tensor = memory + absent * occlusion.view(1, -1, 1, 1)
+    return occluded
+
+
+def write_memory(
+    head: InteractiveHead, features: TrackerFrameFeatures, output: StepOutput, *, prompted: bool
+) -> FrameMemory:
+    """:func:`encode_memory` with the step's pointer and score: the frame's bank entry."""
+    memory = encode_memory(head, features, output, prompted=prompted)
+    return FrameMemory(memory, output.pointer, output.object_score_logits)
+
+
+def _decode_step(
+    head: InteractiveHead,
+    features: TrackerFrameFeatures,
+    embedding: Tensor,
+    coords: Tensor,
+    labels: Tensor,
+    multimask: bool,
+) -> StepOutput:
+    """Decoder -> the chosen mask, its IoU, the object score and the pointer (best-IoU token
+    with multimask, token 0 otherwise), with the absent-object rule applied."""
+    batch = coords.shape[0]
+    mask_logits, iou, score, tokens = _run_decoder(head, features, embedding, coords, labels)
+    rows = torch.arange(batch, device=mask_logits.device)
+    if multimask:
+        best = iou[:, 1:].argmax(dim=1) + 1
+        chosen, chosen_iou, token = mask_logits[rows, best], iou[rows, best], tokens[rows, best]
+        chosen, chosen_iou = chosen.unsqueeze(1), chosen_iou.unsqueeze(1)
+    else:
+        chosen, chosen_iou = select_masks(mask_logits, iou, False, head.config)
+        token = tokens[:, 0]
+    present = score > 0
+    chosen = torch.where(present.view(batch, 1, 1, 1), chosen, NO_OBJECT_LOGIT)
+    return StepOutput(chosen, chosen_iou, score, _pointer(head, token, present))
+
+
+def _run_decoder(
+    head: InteractiveHead,
+    features: TrackerFrameFeatures,
+    embedding: Tensor,
+    coords: Tensor,
+    labels: Tensor,
+    mask_prompt: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The head's decoder on ``embedding``: all four masks (B, 4, 4G, 4G), IoU (B, 4), object
+    score (B, 1) and the four mask tokens (B, 4, C) the pointer is made from."""
+    batch = coords.shape[0]
+    has_mask = torch.full((batch,), mask_prompt is not None, device=coords.device)
+    if mask_prompt is None:
+        mask_prompt = torch.zeros(batch, 1, *features.high_res_x4.shape[-2:])
+    captured: list[Tensor] = []
+    # The decoder returns no tokens; its transformer's output holds them (tokens, image).
+    hook = head.mask_decoder.transformer.register_forward_hook(
+        lambda _module, _inputs, out: captured.append(out[0])
+    )
+    try:
+        image = InteractiveFeatures(features.high_res_x4, features.high_res_x2, embedding)
+        out = head(image, coords, labels, mask_prompt.to(embedding), has_mask)
+    finally:
+        hook.remove()
+    num_masks = head.config.num_mask_tokens
+    return (
+        out.mask_logits,
+        out.iou_scores,
+        out.object_score_logits,
+        captured[0][:, 2 : 2 + num_masks],
+    )
+
+
+def _pointer(head: InteractiveHead, token: Tensor, present: Tensor) -> Tensor:
+    """``object_pointer_proj(token)``, ``no_object_pointer`` where the object is absent."""
+    projection = video_part(head, "object_pointer_proj", FeedForward)
+    no_object = video_part(head, "no_object_pointer", nn.Parameter)
+    pointer: Tensor = projection(token)
+    return torch.where(present.view(-1, 1), pointer, no_object.to(pointer.dtype))
+
+
+def _padding_points(batch: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    """Two padding points: the "no prompt" point and the pad Meta's prompt encoder appends."""
+    coords = torch.zeros(batch, 2, 2, dtype=like.dtype, device=like.device)
+    labels = torch.full((batch, 2), _PADDING, dtype=torch.int64, device=like.device)
+    return coords, labels
