@@ -9,8 +9,9 @@ Three ways a frame is segmented, each giving a :class:`StepOutput`:
 * :func:`mask_prompt_step`, a conditioning frame with a mask: the output logits are
   ``mask · 20 − 10``; the pointer comes from the decoder run on the *raw* feature with the
   mask through ``mask_downsample`` as its mask prompt, token 0; object score ±10 by whether
-  the mask is empty (Meta ``_use_mask_as_output``; transformers takes the best multimask
-  token instead, facts §5 #4);
+  the mask is empty; the pointer is ``no_object_pointer`` if the mask is empty or the
+  decoder scores the object absent (Meta ``_use_mask_as_output``; transformers takes the
+  best multimask token instead, facts §5 #4);
 * :func:`tracked_step`, any other frame: memory attention over the bank's selected memories
   and pointers, then the decoder without prompts (multimask, best IoU).
 
@@ -137,9 +138,11 @@ def mask_prompt_step(
     downsample = video_part(head, "mask_downsample", nn.Module)
     prompt = downsample(mask.to(features.features.dtype))
     padding = _padding_points(batch, features.features)
-    tokens = _run_decoder(head, features, features.features, *padding, prompt)[3]
+    _, _, decoder_score, tokens = _run_decoder(head, features, features.features, *padding, prompt)
     present = (mask.flatten(1) > 0).any(dim=1, keepdim=True)
-    pointer = _pointer(head, tokens[:, 0], present)
+    # Meta's decoder pass already swaps in the no-object pointer where its own score is <= 0;
+    # the mask's emptiness then decides the rest.
+    pointer = _pointer(head, tokens[:, 0], present & (decoder_score > 0))
     score = torch.where(present, -MASK_PROMPT_BIAS, MASK_PROMPT_BIAS).to(logits.dtype)
     return StepOutput(logits.to(features.features.dtype), torch.ones_like(score), score, pointer)
 
