@@ -1,5 +1,5 @@
 """Our PyTorch implementation of SAM 3: the image detector, the interactive head and the
-tracker's video memory (loaded; the tracker step is not written yet)."""
+tracker's video memory (run frame by frame by :mod:`sam3lib.video.tracker_step`)."""
 
 from sam3lib.model.config import (
     DecoderConfig,

@@ -5,7 +5,7 @@ checkpoint); the neck that feeds it is ``Sam3Model.tracker_neck``. Semantics are
 coarsest neck level gets ``no_memory_embedding`` added (what an image without video memory
 sees; transformers' ``Sam3TrackerModel`` pixel path forgets it). With a video config the head
 also owns the video memory's parts (:mod:`sam3lib.model.video_memory`), under transformers'
-``Sam3TrackerVideoModel`` names; they are loaded, not yet run.
+``Sam3TrackerVideoModel`` names; :mod:`sam3lib.video.tracker_step` runs them.
 """
 
 from __future__ import annotations
