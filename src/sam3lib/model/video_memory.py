@@ -17,7 +17,7 @@ and the :class:`~sam3lib.model.memory_attention.MemoryAttention`, a few small te
 Their names are transformers' (``Sam3TrackerVideoModel``; ``tracker_model.*`` in the hub
 checkpoint), so the interactive head registers them as its own attributes. They are loaded
 from both checkpoint layouts and checked for key and shape parity with transformers and Meta;
-the tracker step that runs them is :mod:`sam3lib.video.tracker_step`. The only tracker tensor no path uses,
+:mod:`sam3lib.video.tracker_step` runs them. The only tracker tensor no path uses,
 transformers' ``no_memory_positional_encoding`` (Meta's ``no_mem_pos_enc``), is left out.
 """
 
