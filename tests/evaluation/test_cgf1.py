@@ -22,6 +22,7 @@ import pycocotools.mask as coco_mask
 import pytest
 
 import sam3lib
+from helpers.meta_sam3 import meta_sam3_root
 from sam3lib.errors import InputError
 from sam3lib.evaluation import CgF1Result, evaluate_cgf1
 from sam3lib.evaluation.cgf1 import IOU_THRESHOLDS
@@ -268,10 +269,7 @@ def test_inputs_are_not_modified() -> None:
 
 @pytest.fixture(scope="module")
 def meta() -> ModuleType:
-    spec = importlib.util.find_spec("sam3")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("Meta's sam3 wheel (the reference evaluator) is not installed")
-    path = Path(next(iter(spec.submodule_search_locations))) / "eval" / "cgf1_eval.py"
+    path = meta_sam3_root() / "eval" / "cgf1_eval.py"
     # By path: sam3/__init__.py would import torchvision.
     module_spec = importlib.util.spec_from_file_location("meta_cgf1_eval", path)
     assert module_spec is not None and module_spec.loader is not None

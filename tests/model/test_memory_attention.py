@@ -16,13 +16,13 @@ import importlib
 import importlib.util
 import re
 import sys
-import types
 from typing import Any
 
 import pytest
 import torch
 from torch import Tensor, nn
 
+from helpers.meta_sam3 import bare_package, meta_sam3_root, stand_in
 from sam3lib.model.config import MemoryAttentionConfig
 from sam3lib.model.memory_attention import MemoryAttention
 
@@ -142,12 +142,6 @@ def test_matches_transformers_memory_attention(case: str) -> None:
 # --- Meta ---------------------------------------------------------------------------------
 
 
-def _stand_in(name: str, **attributes: Any) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__dict__.update(attributes)
-    return module
-
-
 def _unused(*_: Any, **__: Any) -> Any:
     raise AssertionError("a stand-in for an import the memory attention never calls")
 
@@ -161,20 +155,18 @@ def meta_modules() -> tuple[Any, Any, Any]:
     ``sys.modules`` (the classes keep working: their forwards import nothing), so no other
     test sees a fake ``torchvision`` or a half-imported ``sam3``.
     """
-    spec = importlib.util.find_spec("sam3")
-    if spec is None or spec.submodule_search_locations is None:
-        pytest.skip("Meta's sam3 wheel is not installed")
+    root = meta_sam3_root()
     with pytest.MonkeyPatch.context() as patch:
-        package = _stand_in("sam3", __path__=list(spec.submodule_search_locations))
+        package = bare_package("sam3", root)
         patch.setitem(sys.modules, "sam3", package)  # sam3/__init__ not run
         if importlib.util.find_spec("einops") is None:
             patch.setitem(
-                sys.modules, "einops", _stand_in("einops", rearrange=_unused, repeat=_unused)
+                sys.modules, "einops", stand_in("einops", rearrange=_unused, repeat=_unused)
             )
         if importlib.util.find_spec("torchvision") is None:
             for name in ("torchvision", "torchvision.ops"):
-                patch.setitem(sys.modules, name, _stand_in(name, __path__=[]))
-            roi_align = _stand_in("torchvision.ops.roi_align", RoIAlign=_unused)
+                patch.setitem(sys.modules, name, stand_in(name, __path__=[]))
+            roi_align = stand_in("torchvision.ops.roi_align", RoIAlign=_unused)
             patch.setitem(sys.modules, "torchvision.ops.roi_align", roi_align)
         transformer = importlib.import_module("sam3.sam.transformer")
         decoder = importlib.import_module("sam3.model.decoder")

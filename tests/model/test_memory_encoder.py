@@ -16,7 +16,6 @@ import importlib
 import importlib.util
 import sys
 import types
-from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from helpers.meta_sam3 import bare_package, meta_sam3_root, stand_in
 from sam3lib.model.config import MemoryEncoderConfig
 from sam3lib.model.memory_encoder import MemoryEncoder, memory_mask_input
 
@@ -142,19 +142,6 @@ def test_matches_transformers_memory_encoder_on_a_mask_at_16g(binarize: bool) ->
 # --- Meta -----------------------------------------------------------------------------------
 
 
-def _package(name: str, path: Path | None = None) -> types.ModuleType:
-    """A package whose ``__init__`` is not run (sam3's imports its whole model builder)."""
-    module = types.ModuleType(name)
-    module.__path__ = [str(path)] if path is not None else []
-    return module
-
-
-def _stand_in(name: str, **attributes: Any) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__dict__.update(attributes)
-    return module
-
-
 @functools.cache
 def meta_modules() -> tuple[Any, Any, Any]:
     """Meta's ``memory``, ``position_encoding`` and ``sam3_tracker_base`` modules.
@@ -164,26 +151,23 @@ def meta_modules() -> tuple[Any, Any, Any]:
     by ``_encode_new_memory``, so stand-ins with the imported names take their place while the
     three modules load; ``sys.modules`` is restored afterwards.
     """
-    spec = importlib.util.find_spec("sam3")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("Meta's sam3 package is not installed")
-    root = Path(next(iter(spec.submodule_search_locations)))
+    root = meta_sam3_root()
     placeholder = object()
     modules = {
-        "sam3": _package("sam3", root),
-        "sam3.model": _package("sam3.model", root / "model"),
-        "sam3.sam": _package("sam3.sam"),
-        "sam3.sam.mask_decoder": _stand_in("m", MaskDecoder=placeholder, MLP=placeholder),
-        "sam3.sam.prompt_encoder": _stand_in("p", PromptEncoder=placeholder),
-        "sam3.sam.transformer": _stand_in("t", TwoWayTransformer=placeholder),
-        "sam3.model.sam3_tracker_utils": _stand_in(
+        "sam3": bare_package("sam3", root),
+        "sam3.model": bare_package("sam3.model", root / "model"),
+        "sam3.sam": bare_package("sam3.sam"),
+        "sam3.sam.mask_decoder": stand_in("m", MaskDecoder=placeholder, MLP=placeholder),
+        "sam3.sam.prompt_encoder": stand_in("p", PromptEncoder=placeholder),
+        "sam3.sam.transformer": stand_in("t", TwoWayTransformer=placeholder),
+        "sam3.model.sam3_tracker_utils": stand_in(
             "u", get_1d_sine_pe=placeholder, select_closest_cond_frames=placeholder
         ),
-        "sam3.train": _package("sam3.train"),
-        "sam3.train.data": _package("sam3.train.data"),
-        "sam3.train.data.collator": _stand_in("c", BatchedDatapoint=placeholder),
-        "timm": _package("timm"),
-        "timm.layers": _stand_in("l", DropPath=placeholder, trunc_normal_=placeholder),
+        "sam3.train": bare_package("sam3.train"),
+        "sam3.train.data": bare_package("sam3.train.data"),
+        "sam3.train.data.collator": stand_in("c", BatchedDatapoint=placeholder),
+        "timm": bare_package("timm"),
+        "timm.layers": stand_in("l", DropPath=placeholder, trunc_normal_=placeholder),
     }
     with mock.patch.dict(sys.modules, modules):
         return (

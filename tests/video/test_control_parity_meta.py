@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.meta_sam3 import bare_package, meta_sam3_root, stand_in
 from sam3lib.postprocess.boxes import boxes_from_masks
 from sam3lib.video.association import (
     associate,
@@ -77,50 +78,35 @@ TRANSFORMERS_FIELDS = {
 # --- loading Meta ------------------------------------------------------------------------
 
 
-def _package(name: str, path: Path | None = None) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__path__ = [str(path)] if path is not None else []
-    return module
-
-
-def _stand_in(name: str, **attributes: Any) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__dict__.update(attributes)
-    return module
-
-
 @functools.cache
 def _meta_modules() -> types.SimpleNamespace:
-    spec = importlib.util.find_spec("sam3")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("Meta's sam3 package is not installed")
-    root = Path(next(iter(spec.submodule_search_locations)))
+    root = meta_sam3_root()
     unused = object()
     modules = {
-        "sam3": _package("sam3", root),
-        "sam3.model": _package("sam3.model", root / "model"),
-        "sam3.perflib": _package("sam3.perflib", root / "perflib"),
-        "sam3.model.sam3_tracker_utils": _stand_in(
+        "sam3": bare_package("sam3", root),
+        "sam3.model": bare_package("sam3.model", root / "model"),
+        "sam3.perflib": bare_package("sam3.perflib", root / "perflib"),
+        "sam3.model.sam3_tracker_utils": stand_in(
             "u",
             fill_holes_in_mask_scores=unused,
             mask_to_box=unused,
             get_1d_sine_pe=unused,
             select_closest_cond_frames=unused,
         ),
-        "sam3.model.memory": _stand_in("m", SimpleMaskEncoder=unused),
-        "sam3.model.box_ops": _stand_in("b", fast_diag_box_iou=unused),
-        "sam3.model.utils": _package("sam3.model.utils"),
-        "sam3.model.utils.sam2_utils": _stand_in("s", load_video_frames=unused),
-        "sam3.sam": _package("sam3.sam"),
-        "sam3.sam.mask_decoder": _stand_in("d", MaskDecoder=unused, MLP=unused),
-        "sam3.sam.prompt_encoder": _stand_in("p", PromptEncoder=unused),
-        "sam3.sam.transformer": _stand_in("t", TwoWayTransformer=unused),
-        "sam3.train": _package("sam3.train"),
-        "sam3.train.masks_ops": _stand_in("o", rle_encode=unused),
-        "sam3.train.data": _package("sam3.train.data"),
-        "sam3.train.data.collator": _stand_in("c", BatchedDatapoint=unused),
-        "timm": _package("timm"),
-        "timm.layers": _stand_in("l", DropPath=unused, trunc_normal_=unused),
+        "sam3.model.memory": stand_in("m", SimpleMaskEncoder=unused),
+        "sam3.model.box_ops": stand_in("b", fast_diag_box_iou=unused),
+        "sam3.model.utils": bare_package("sam3.model.utils"),
+        "sam3.model.utils.sam2_utils": stand_in("s", load_video_frames=unused),
+        "sam3.sam": bare_package("sam3.sam"),
+        "sam3.sam.mask_decoder": stand_in("d", MaskDecoder=unused, MLP=unused),
+        "sam3.sam.prompt_encoder": stand_in("p", PromptEncoder=unused),
+        "sam3.sam.transformer": stand_in("t", TwoWayTransformer=unused),
+        "sam3.train": bare_package("sam3.train"),
+        "sam3.train.masks_ops": stand_in("o", rle_encode=unused),
+        "sam3.train.data": bare_package("sam3.train.data"),
+        "sam3.train.data.collator": stand_in("c", BatchedDatapoint=unused),
+        "timm": bare_package("timm"),
+        "timm.layers": stand_in("l", DropPath=unused, trunc_normal_=unused),
     }
     importlib.import_module("torch.distributed")
     importlib.import_module("tqdm.auto")

@@ -4,15 +4,14 @@ object-absent handling, on a tiny random head."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
+from helpers.meta_sam3 import meta_sam3_root
 from sam3lib.model.config import (
     MemoryAttentionConfig,
     MemoryEncoderConfig,
@@ -73,10 +72,7 @@ def test_conditioning_limit_of_minus_one_keeps_all() -> None:
 def metas_select_closest_cond_frames() -> Any:
     """Meta's function, compiled from the ``sam3`` wheel's source alone (its module imports
     iopath and triton)."""
-    spec = importlib.util.find_spec("sam3")
-    if spec is None or spec.origin is None:
-        pytest.skip("Meta's sam3 wheel is not installed")
-    source = (Path(spec.origin).parent / "model" / "sam3_tracker_utils.py").read_text()
+    source = (meta_sam3_root() / "model" / "sam3_tracker_utils.py").read_text()
     tree = ast.parse(source)
     [function] = [
         node
