@@ -510,8 +510,9 @@ def test_defaults_are_metas_builder_defaults(meta: types.SimpleNamespace) -> Non
 
 
 def test_defaults_are_transformers_defaults() -> None:
-    transformers = pytest.importorskip("transformers")
-    reference = transformers.Sam3VideoConfig()
+    from transformers import Sam3VideoConfig
+
+    reference = Sam3VideoConfig()
     config = TrackingConfig()
     for ours, theirs in TRANSFORMERS_FIELDS.items():
         assert getattr(config, ours) == getattr(reference, theirs), ours

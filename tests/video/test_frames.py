@@ -4,7 +4,6 @@ lists and iterators read one frame at a time; random access equal to iteration; 
 from __future__ import annotations
 
 import gc
-import importlib.util
 import io
 import itertools
 import os
@@ -23,10 +22,6 @@ from PIL import Image
 
 from sam3lib.errors import BackendUnavailableError, InputError
 from sam3lib.video.frames import _FileReader, natural_key, open_frames
-
-needs_av = pytest.mark.skipif(
-    importlib.util.find_spec("av") is None, reason="video files need the 'video' extra (PyAV)"
-)
 
 HEIGHT, WIDTH = 48, 64
 
@@ -85,7 +80,6 @@ def read_all(source: Any) -> list[torch.Tensor]:
 # Video files
 
 
-@needs_av
 @pytest.mark.parametrize(("name", "codec"), [("clip.mkv", "libx264rgb"), ("clip.mkv", "ffv1")])
 def test_lossless_file_decodes_to_the_encoded_pixels(tmp_path: Path, name: str, codec: str) -> None:
     expected = moving_square(12)
@@ -102,14 +96,12 @@ def test_lossless_file_decodes_to_the_encoded_pixels(tmp_path: Path, name: str, 
         assert torch.equal(rgb, chw(frame))
 
 
-@needs_av
 def test_mp4_header_gives_count_and_fps(tmp_path: Path) -> None:
     write_clip(tmp_path / "clip.mp4", moving_square(7))
     with open_frames(str(tmp_path / "clip.mp4")) as frames:
         assert (frames.size, frames.count, frames.fps) == ((HEIGHT, WIDTH), 7, 25.0)
 
 
-@needs_av
 @pytest.mark.parametrize(
     ("name", "codec"), [("bframes.mp4", "libx264"), ("keyframes.mkv", "libx264rgb")]
 )
@@ -124,7 +116,6 @@ def test_random_access_equals_sequential_decode(tmp_path: Path, name: str, codec
         assert all(torch.equal(rgb, sequential[i]) for i, rgb in frames)
 
 
-@needs_av
 def test_a_jump_decodes_from_the_nearest_keyframe_not_the_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,7 +139,6 @@ def test_a_jump_decodes_from_the_nearest_keyframe_not_the_start(
         assert decoded == 1
 
 
-@needs_av
 def test_raw_stream_without_timestamps_is_decoded_again_from_the_start(tmp_path: Path) -> None:
     buffer = io.BytesIO()
     write_clip(buffer, moving_square(12), codec="libx264", format="h264")
@@ -160,7 +150,6 @@ def test_raw_stream_without_timestamps_is_decoded_again_from_the_start(tmp_path:
             assert torch.equal(frames.frame(index), sequential[index])
 
 
-@needs_av
 def test_rotated_video_comes_out_as_displayed(tmp_path: Path) -> None:
     # A phone's portrait video: stored landscape, with a display matrix turning it a quarter
     # turn clockwise (rotation -90, as ffprobe and PyAV report it).
@@ -172,7 +161,6 @@ def test_rotated_video_comes_out_as_displayed(tmp_path: Path) -> None:
             assert torch.equal(rgb, chw(np.rot90(frame, k=-1)))
 
 
-@needs_av
 def test_frame_outside_the_video_names_frame_and_valid_range(tmp_path: Path) -> None:
     write_clip(tmp_path / "clip.mkv", moving_square(5))
     with open_frames(tmp_path / "clip.mkv") as frames:
@@ -185,7 +173,6 @@ def test_frame_outside_the_video_names_frame_and_valid_range(tmp_path: Path) -> 
         assert torch.equal(frames.frame(4), chw(moving_square(5)[4]))
 
 
-@needs_av
 def test_size_change_mid_stream_names_frame_and_sizes(tmp_path: Path) -> None:
     # Two raw H.264 streams back to back: the decoder switches size at frame 6.
     first, second = io.BytesIO(), io.BytesIO()
@@ -199,7 +186,6 @@ def test_size_change_mid_stream_names_frame_and_sizes(tmp_path: Path) -> None:
             next(iterator)
 
 
-@needs_av
 def test_video_with_no_frames(tmp_path: Path) -> None:
     import av
 
@@ -218,7 +204,6 @@ def test_video_with_no_frames(tmp_path: Path) -> None:
         open_frames(tmp_path / "silent.mkv")
 
 
-@needs_av
 def test_file_without_a_video_stream(tmp_path: Path) -> None:
     import av
 
@@ -233,7 +218,6 @@ def test_file_without_a_video_stream(tmp_path: Path) -> None:
         open_frames(tmp_path / "sound.wav")
 
 
-@needs_av
 @pytest.mark.parametrize(
     "content", [os.urandom(4096), b"", b"not a video\n" * 100], ids=["random", "empty", "text"]
 )
@@ -243,7 +227,6 @@ def test_unreadable_file_names_the_path(tmp_path: Path, content: bytes) -> None:
         open_frames(tmp_path / "broken.mp4")
 
 
-@needs_av
 def test_truncated_mp4_without_its_index_fails_to_open(tmp_path: Path) -> None:
     # PyAV's MP4 muxer writes the index (moov) at the end: half a file has none.
     write_clip(tmp_path / "clip.mp4", moving_square(12))
@@ -253,7 +236,6 @@ def test_truncated_mp4_without_its_index_fails_to_open(tmp_path: Path) -> None:
         open_frames(tmp_path / "half.mp4")
 
 
-@needs_av
 def test_truncated_matroska_yields_the_frames_before_the_cut(tmp_path: Path) -> None:
     expected = moving_square(12)
     write_clip(tmp_path / "clip.mkv", expected, codec="ffv1")
@@ -269,7 +251,6 @@ def test_truncated_matroska_yields_the_frames_before_the_cut(tmp_path: Path) -> 
             frames.frame(len(decoded))
 
 
-@needs_av
 def test_memory_stays_at_a_few_frames_for_a_long_clip(tmp_path: Path) -> None:
     height, width, count = 96, 128, 200
     frame_bytes = height * width * 3

@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av  # the 'video' extra, part of dev: a missing one fails
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -22,8 +23,6 @@ from sam3lib.errors import BackendUnavailableError, InputError
 from sam3lib.video import writer as writer_module
 from sam3lib.video.frames import open_frames
 from sam3lib.video.writer import VideoWriter
-
-av = pytest.importorskip("av", reason="video files need the 'video' extra (PyAV)")
 
 HEIGHT, WIDTH = 48, 64
 

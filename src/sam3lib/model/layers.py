@@ -33,15 +33,16 @@ class Attention(nn.Module):
     """Multi-head attention with separate q/k/v/o projections (the 256-wide detector parts).
 
     ``attn_mask`` is either a boolean (True = may attend) or an additive float mask that
-    broadcasts to (B, heads, Lq, Lk).
+    broadcasts to (B, heads, Lq, Lk). Keys and values may come in at another width
+    (``kv_size``), projected to ``hidden_size``.
     """
 
-    def __init__(self, hidden_size: int, num_heads: int) -> None:
+    def __init__(self, hidden_size: int, num_heads: int, kv_size: int | None = None) -> None:
         super().__init__()
         self.num_heads = num_heads
         self.q_proj = nn.Linear(hidden_size, hidden_size)
-        self.k_proj = nn.Linear(hidden_size, hidden_size)
-        self.v_proj = nn.Linear(hidden_size, hidden_size)
+        self.k_proj = nn.Linear(kv_size or hidden_size, hidden_size)
+        self.v_proj = nn.Linear(kv_size or hidden_size, hidden_size)
         self.o_proj = nn.Linear(hidden_size, hidden_size)
 
     def forward(

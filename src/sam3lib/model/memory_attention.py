@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sam3lib.model.config import MemoryAttentionConfig
-from sam3lib.model.layers import LayerNorm, add_residual, merge_heads, split_heads
+from sam3lib.model.layers import Attention, LayerNorm, add_residual, merge_heads, split_heads
 from sam3lib.model.rope import apply_rope, axial_rope_tables
 
 
@@ -40,19 +40,11 @@ def rotate_memory_keys(keys: Tensor, rope: tuple[Tensor, Tensor], num_unrotated:
     return torch.cat((rotated, keys[:, :, num_spatial:]), dim=2)
 
 
-class RoPEAttention(nn.Module):
-    """Attention with axial RoPE on queries and keys; keys and values may come in at another
-    width (``kv_size``: the 64-channel memory), projected to ``hidden_size`` here."""
+class RoPEAttention(Attention):
+    """:class:`~sam3lib.model.layers.Attention` with axial RoPE on queries and keys; keys and
+    values may come in at another width (``kv_size``: the 64-channel memory)."""
 
-    def __init__(self, hidden_size: int, num_heads: int, kv_size: int) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.q_proj = nn.Linear(hidden_size, hidden_size)
-        self.k_proj = nn.Linear(kv_size, hidden_size)
-        self.v_proj = nn.Linear(kv_size, hidden_size)
-        self.o_proj = nn.Linear(hidden_size, hidden_size)
-
-    def forward(
+    def forward(  # type: ignore[override]
         self,
         query: Tensor,
         key: Tensor,
