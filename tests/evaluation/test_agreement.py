@@ -191,6 +191,9 @@ def test_eager_against_itself_agrees_perfectly(
     assert "eager:fp32 against eager:fp32: " in capsys.readouterr().out
 
 
+# bf16 is emulated on CPUs without bf16 instructions (5x slower): outside the fast suite; the
+# full-size comparison is benchmarks/agreement_full_size.py.
+@pytest.mark.slow
 def test_eager_against_amp_bf16_reports_every_number(
     tiny_checkpoint_dir: Path, pictures: Path, tmp_path: Path
 ) -> None:
