@@ -26,7 +26,7 @@ from sam3lib.postprocess import (
     connected_components,
 )
 
-__all__ = ["DEFAULT_MAX_HOLE_AREA", "InteractivePredictor", "fill_small_holes"]
+__all__ = ["DEFAULT_MAX_HOLE_AREA", "InteractivePredictor", "fill_small_holes", "resized_masks"]
 
 DEFAULT_MAX_HOLE_AREA = 256  # low-resolution pixels, Meta's predictor default
 LOW_RES_LOGIT_LIMIT = 32.0  # Meta returns low-resolution logits clamped to ±32
@@ -128,7 +128,7 @@ class InteractivePredictor:
             started = time.perf_counter()
             logits, scores, objects = _rows(chosen, prompts.one_per_object)
             filled = fill_small_holes(logits, max_hole_area) if max_hole_area else logits
-            masks = _resized_masks(filled, embedding.original_size)
+            masks = resized_masks(filled, embedding.original_size)
             boxes = boxes_from_masks(masks)
             timings["postprocess"] = time.perf_counter() - started
         return InteractiveResult(
@@ -160,7 +160,7 @@ def _rows(
     return logits[rows, best], scores[rows, best], objects[rows, best]
 
 
-def _resized_masks(mask_logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+def resized_masks(mask_logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """(K, m, m) logits -> (K, H, W) bool: bilinear (no corner alignment), then logit > 0.
 
     Thresholded on the logit, as Meta's predictor does (σ(x) > 0.5 would drop logits below

@@ -160,6 +160,11 @@ class VideoFrames:
     def fps(self) -> float | None:
         return self._reader.fps
 
+    @property
+    def seekable(self) -> bool:
+        """Whether any frame can be read at any time (False for an iterator: in order, once)."""
+        return self._reader.seekable
+
     def __iter__(self) -> Iterator[tuple[int, torch.Tensor]]:
         index = 0
         while (rgb := self._read(index)) is not None:
@@ -188,6 +193,11 @@ class VideoFrames:
             valid = "0 and up" if count is None else f"0..{count - 1}"
             raise InputError(f"frame: {index} is not a frame of the video; valid frames: {valid}")
         return rgb
+
+    def read(self, index: int) -> torch.Tensor | None:
+        """Frame ``index``, or None past the last frame; an iterator source must be read in
+        order (each index once). For the streaming reader that does not know the length."""
+        return self._read(index)
 
     def close(self) -> None:
         """Closes the file (a no-op for other sources); later reads raise InputError."""

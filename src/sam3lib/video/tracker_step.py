@@ -52,6 +52,7 @@ from sam3lib.video.memory_read import MAX_OBJECT_POINTERS, build_memory, video_p
 NO_OBJECT_LOGIT = -1024.0  # Meta's NO_OBJ_SCORE: mask logits of an absent object
 MASK_PROMPT_SCALE, MASK_PROMPT_BIAS = 20.0, -10.0  # a mask prompt's output logits
 MULTIMASK_MAX_POINTS = 1  # multimask iff 0..1 points (Meta's builder, transformers' config)
+PREVIOUS_LOGIT_LIMIT = 32.0  # Meta clamps earlier logits fed back with correction clicks
 _PADDING = -1
 
 
@@ -93,21 +94,30 @@ def prompted_step(
     features: TrackerFrameFeatures,
     point_coords: Tensor,
     point_labels: Tensor,
+    previous_logits: Tensor | None = None,
 ) -> StepOutput:
     """A conditioning frame with clicks and/or a box, B objects.
 
     Args:
         point_coords: (B, P, 2) xy pixels of the model's S×S input: box corners (labels 2, 3)
-            first, then clicks (1, 0), then one padding point (−1) where there is no box,
-            as :meth:`InteractiveHead.forward` takes them.
+            first, then clicks (1, 0), then one padding point (−1), as
+            :meth:`InteractiveHead.forward` takes them.
         point_labels: (B, P) int64. Every row must have as many non-padding points.
+        previous_logits: (B, 1, 4G, 4G) the objects' earlier low-res logits on this frame,
+            given with correction clicks: the decoder's mask prompt, clamped to ±32 (Meta's
+            ``prev_sam_mask_logits``).
     """
     counts = (point_labels >= 0).sum(dim=1)
     if bool((counts != counts[0]).any()):
         raise ValueError(f"objects have different numbers of points {counts.tolist()}")
     embedding = features.features + head.no_memory_embedding.view(1, -1, 1, 1)
     multimask = int(counts[0]) <= MULTIMASK_MAX_POINTS
-    return _decode_step(head, features, embedding, point_coords, point_labels, multimask)
+    mask_prompt = None
+    if previous_logits is not None:
+        mask_prompt = previous_logits.clamp(-PREVIOUS_LOGIT_LIMIT, PREVIOUS_LOGIT_LIMIT)
+    return _decode_step(
+        head, features, embedding, point_coords, point_labels, multimask, mask_prompt
+    )
 
 
 def mask_prompt_step(
@@ -123,11 +133,7 @@ def mask_prompt_step(
         Logits ``mask · 20 − 10`` resized (antialiased) to 4G; IoU 1; object score +10 if
         the mask has a pixel > 0 at 16·G, else −10.
     """
-    low_res = features.high_res_x4.shape[-1]
-    mask = mask.float()
-    size = 4 * low_res  # mask_downsample (k4 s4) takes it to the decoder's mask-prompt size
-    if mask.shape[-2:] != (size, size):
-        mask = F.interpolate(mask, size=(size, size), mode="bilinear", antialias=True)
+    mask = mask_at_prompt_size(features, mask)
     logits = F.interpolate(
         mask * MASK_PROMPT_SCALE + MASK_PROMPT_BIAS,
         size=features.high_res_x4.shape[-2:],
@@ -145,6 +151,27 @@ def mask_prompt_step(
     pointer = _pointer(head, tokens[:, 0], present & (decoder_score > 0))
     score = torch.where(present, -MASK_PROMPT_BIAS, MASK_PROMPT_BIAS).to(logits.dtype)
     return StepOutput(logits.to(features.features.dtype), torch.ones_like(score), score, pointer)
+
+
+def mask_at_prompt_size(features: TrackerFrameFeatures, mask: Tensor) -> Tensor:
+    """(B, 1, H, W) mask -> float (B, 1, 16G, 16G), antialiased where the size differs
+    (Meta ``add_new_mask``: to its ``input_mask_size``, not thresholded)."""
+    size = 4 * features.high_res_x4.shape[-1]  # mask_downsample (k4 s4) -> 4G
+    mask = mask.float()
+    if mask.shape[-2:] != (size, size):
+        mask = F.interpolate(mask, size=(size, size), mode="bilinear", antialias=True)
+    return mask
+
+
+def write_mask_prompt_memory(
+    head: InteractiveHead, features: TrackerFrameFeatures, mask: Tensor, output: StepOutput
+) -> FrameMemory:
+    """The bank entry of a :func:`mask_prompt_step` frame: Meta encodes the prompt's own
+    ``mask · 20 − 10`` logits at 16·G (sigmoid path, the mask did not come from clicks), not
+    the step's low-res logits."""
+    logits = mask_at_prompt_size(features, mask) * MASK_PROMPT_SCALE + MASK_PROMPT_BIAS
+    memory = encode_mask_memory(head, features, logits, output.object_score_logits, prompted=False)
+    return FrameMemory(memory, output.pointer, output.object_score_logits)
 
 
 def tracked_step(
@@ -186,17 +213,34 @@ def encode_memory(
     otherwise a sigmoid (tracked frames). The low-res logits go bilinearly to the model's
     input size S first, as Meta's predicted high-res masks do.
     """
-    encoder = video_part(head, "memory_encoder", MemoryEncoder)
-    occlusion = video_part(head, "occlusion_spatial_embedding_parameter", nn.Parameter)
     size = head.prompt_encoder.image_size
     high_res = F.interpolate(
         output.mask_logits.float(), size=(size, size), mode="bilinear", align_corners=False
     )
+    return encode_mask_memory(
+        head, features, high_res, output.object_score_logits, prompted=prompted
+    )
+
+
+def encode_mask_memory(
+    head: InteractiveHead,
+    features: TrackerFrameFeatures,
+    mask_logits: Tensor,
+    object_score_logits: Tensor,
+    *,
+    prompted: bool,
+) -> Tensor:
+    """The memory of B objects' masks given as logits (B, 1, H, W) of any size, with their
+    object-score logits (B, 1): ≤ 0 adds ``occlusion_spatial_embedding_parameter`` (Meta
+    ``no_obj_embed_spatial``). Text tracking writes its memories this way, from logits already
+    at the memory encoder's 16·G input and scores set by mask area."""
+    encoder = video_part(head, "memory_encoder", MemoryEncoder)
+    occlusion = video_part(head, "occlusion_spatial_embedding_parameter", nn.Parameter)
     grid = features.features.shape[-1]
-    mask_input = memory_mask_input(high_res, grid, binarize=prompted, config=encoder.config)
-    batch = output.mask_logits.shape[0]
+    mask_input = memory_mask_input(mask_logits, grid, binarize=prompted, config=encoder.config)
+    batch = mask_logits.shape[0]
     memory, _ = encoder(features.features.expand(batch, -1, -1, -1), mask_input)
-    absent = (output.object_score_logits <= 0).to(memory.dtype).view(batch, 1, 1, 1)
+    absent = (object_score_logits <= 0).to(memory.dtype).view(batch, 1, 1, 1)
     occluded: Tensor = memory + absent * occlusion.view(1, -1, 1, 1)
     return occluded
 
@@ -216,11 +260,14 @@ def _decode_step(
     coords: Tensor,
     labels: Tensor,
     multimask: bool,
+    mask_prompt: Tensor | None = None,
 ) -> StepOutput:
     """Decoder -> the chosen mask, its IoU, the object score and the pointer (best-IoU token
     with multimask, token 0 otherwise), with the absent-object rule applied."""
     batch = coords.shape[0]
-    mask_logits, iou, score, tokens = _run_decoder(head, features, embedding, coords, labels)
+    mask_logits, iou, score, tokens = _run_decoder(
+        head, features, embedding, coords, labels, mask_prompt
+    )
     rows = torch.arange(batch, device=mask_logits.device)
     if multimask:
         best = iou[:, 1:].argmax(dim=1) + 1
