@@ -16,7 +16,7 @@ from PIL import Image
 
 from sam3lib.errors import InputError
 from sam3lib.result import SegmentationResult
-from sam3lib.visualize import draw_overlay, instance_colors
+from sam3lib.visualize import draw_overlay, draw_tracked, instance_colors, object_color
 
 HEIGHT, WIDTH = 120, 160
 GRAY = 100
@@ -258,3 +258,54 @@ def test_bad_style_arguments_are_rejected(style: dict[str, Any], argument: str) 
 def test_a_bare_result_instead_of_a_list_is_rejected() -> None:
     with pytest.raises(InputError, match=r"^results:"):
         draw_overlay(_image(), _result([A]))  # type: ignore[arg-type]
+
+
+# --- tracked objects ----------------------------------------------------------------------------
+
+
+def _tracked(
+    rectangles: dict[int, tuple[int, int, int, int]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(masks, object_ids, boxes) of one object per id, each a (top, bottom, left, right)."""
+    result = _result(list(rectangles.values()))
+    return result.masks, np.array(list(rectangles), dtype=np.int64), result.boxes
+
+
+def test_an_object_colour_is_a_function_of_its_id_alone() -> None:
+    assert [object_color(object_id) for object_id in range(40)] == instance_colors(40)
+    assert object_color(np.int64(17)) == object_color(17)
+
+
+@pytest.mark.parametrize("object_id", [-1, 2.0, True, "3"])
+def test_object_color_rejects_a_bad_id(object_id: Any) -> None:
+    with pytest.raises(InputError, match=r"^object_id:"):
+        object_color(object_id)
+
+
+def test_a_tracked_object_keeps_its_colour_whichever_objects_are_drawn_with_it() -> None:
+    alone = _pixels(draw_tracked(_image(), *_tracked({9: C}), show_labels=False))
+    with_others = _pixels(draw_tracked(_image(), *_tracked({2: A, 5: B, 9: C}), show_labels=False))
+    top, bottom, left, right = C
+    np.testing.assert_array_equal(
+        alone[top:bottom, left:right], with_others[top:bottom, left:right]
+    )
+    expected = np.rint(0.55 * GRAY + 0.45 * np.array(object_color(9)))
+    np.testing.assert_allclose(alone[(top + bottom) // 2, (left + right) // 2], expected, atol=1)
+
+
+def test_a_tracked_object_gets_an_id_tag_in_its_colour() -> None:
+    top, _, left, _ = A
+    pixels = _pixels(draw_tracked(_image(), *_tracked({4: A})))
+    np.testing.assert_array_equal(pixels[top - 1, left], object_color(4))  # the tag sits above
+
+
+def test_draw_tracked_rejects_arrays_that_do_not_fit() -> None:
+    masks, ids, boxes = _tracked({0: A, 1: B})
+    with pytest.raises(InputError, match=r"^masks:"):
+        draw_tracked(_image(), masks[:, :10], ids, boxes)
+    with pytest.raises(InputError, match=r"^object_ids:"):
+        draw_tracked(_image(), masks, ids[:1], boxes)
+    with pytest.raises(InputError, match=r"^boxes:"):
+        draw_tracked(_image(), masks, ids, boxes[:, :2])
+    with pytest.raises(InputError, match=r"^object_id:"):
+        draw_tracked(_image(), masks, -ids - 1, boxes)

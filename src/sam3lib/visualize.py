@@ -4,6 +4,10 @@ Each instance gets its own colour (:func:`instance_colors`): its mask is blended
 image, its boundary drawn opaque in a darker or brighter shade, and a "label score" tag placed
 at the top-left of its box, in a font that has the label's glyphs (:mod:`sam3lib.fonts`: a
 CJK font for Chinese labels). Everything is drawn at the image's original size.
+
+Tracked objects (:func:`draw_tracked`) are drawn the same way, with an "id N" tag and a colour
+derived from the object's id alone (:func:`object_color`), so an object keeps its colour on
+every frame of a video, whichever other objects are shown.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import colorsys
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,10 +26,11 @@ from sam3lib.fonts import Font, tag_font
 from sam3lib.preprocess import ImageLike, to_rgb_uint8
 from sam3lib.result import SegmentationResult
 
-__all__ = ["draw_overlay", "instance_colors"]
+__all__ = ["draw_overlay", "draw_tracked", "instance_colors", "object_color"]
 
 Color = tuple[int, int, int]
 Rectangle = tuple[int, int, int, int]  # x0, y0, x1, y1, inclusive
+Instance = tuple[str, npt.NDArray[np.float32], npt.NDArray[np.bool_], Color]  # tag, box, mask
 
 # Stepping the hue by the golden angle (1 - 1/φ of a turn) keeps any run of consecutive
 # colours far apart on the colour wheel, however many there are.
@@ -55,12 +61,39 @@ def instance_colors(count: int) -> list[Color]:
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise InputError(f"count: expected a non-negative int, got {count!r}")
-    colors: list[Color] = []
-    for index in range(count):
-        hue = (_FIRST_HUE + index * _GOLDEN_TURN) % 1.0
-        red, green, blue = colorsys.hsv_to_rgb(hue, _SATURATION, _VALUE)
-        colors.append((round(red * 255), round(green * 255), round(blue * 255)))
-    return colors
+    return [_golden_color(index) for index in range(count)]
+
+
+def object_color(object_id: int) -> Color:
+    """The colour of a tracked object: a function of its id alone.
+
+    It is ``instance_colors(object_id + 1)[object_id]``: the same on every frame and in every
+    run, whichever other objects are shown, and consecutive ids (objects found together) get
+    colours far apart.
+
+    Args:
+        object_id: the object's stable id, a non-negative int.
+
+    Returns:
+        (r, g, b) uint8 values.
+
+    Raises:
+        InputError: ``object_id`` is not a non-negative int.
+
+    Example:
+        >>> object_color(0), object_color(2)
+        ((61, 155, 242), (61, 242, 72))
+    """
+    valid = isinstance(object_id, (int, np.integer)) and not isinstance(object_id, bool)
+    if not valid or object_id < 0:
+        raise InputError(f"object_id: expected a non-negative int, got {object_id!r}")
+    return _golden_color(int(object_id))
+
+
+def _golden_color(index: int) -> Color:
+    hue = (_FIRST_HUE + index * _GOLDEN_TURN) % 1.0
+    red, green, blue = colorsys.hsv_to_rgb(hue, _SATURATION, _VALUE)
+    return (round(red * 255), round(green * 255), round(blue * 255))
 
 
 def draw_overlay(
@@ -114,24 +147,104 @@ def draw_overlay(
         ((60, 40), 'RGB')
     """
     pixels = to_rgb_uint8(image).permute(1, 2, 0).numpy()  # (H, W, 3), a fresh copy
-    height, width = pixels.shape[:2]
     _check_style(alpha, edge_width)
-    _check_results(results, (height, width))
-    instances = [
-        (result.label, float(score), box, mask)
+    _check_results(results, (pixels.shape[0], pixels.shape[1]))
+    found = [
+        (f"{result.label} {float(score):.2f}", box, mask)
         for result in results
         for score, box, mask in zip(result.scores, result.boxes, result.masks, strict=True)
     ]
+    colors = instance_colors(len(found))
+    instances = [(*tag_box_mask, color) for tag_box_mask, color in zip(found, colors, strict=True)]
+    return _draw_instances(pixels, instances, alpha, edge_width, show_labels)
+
+
+def draw_tracked(
+    image: ImageLike,
+    masks: npt.NDArray[np.bool_],
+    object_ids: npt.NDArray[np.integer[Any]] | Sequence[int],
+    boxes: npt.NDArray[np.floating[Any]],
+    *,
+    alpha: float = 0.45,
+    edge_width: int = 2,
+    show_labels: bool = True,
+) -> Image.Image:
+    """Draws tracked objects over their frame, each in its own :func:`object_color`.
+
+    Drawn as :func:`draw_overlay` draws instances (blended fill, opaque edge, later objects
+    over earlier ones), with an ``"id N"`` tag; an object's colour follows from its id alone,
+    so it is the same on every frame of a video.
+
+    Args:
+        image: the frame, anything :func:`sam3lib.preprocess.to_rgb_uint8` takes (a (3, H, W)
+            uint8 tensor, an (H, W, 3) array, a PIL image, a path).
+        masks: (K, H, W) bool, at the image's size.
+        object_ids: (K,) the objects' stable non-negative ids.
+        boxes: (K, 4) xyxy pixel edges around each mask (where the tags go).
+        alpha: opacity of the mask fill, 0 (invisible) to 1 (opaque).
+        edge_width: width of the drawn boundary in pixels; 0 draws none.
+        show_labels: whether to draw the ``"id N"`` tags.
+
+    Returns:
+        A new RGB image at the original size.
+
+    Raises:
+        InputError: the image is not readable, ``masks``, ``object_ids`` and ``boxes`` do not
+            fit each other or the image, an id is negative, or a style argument is out of range.
+
+    Example:
+        >>> import numpy as np
+        >>> masks = np.zeros((1, 40, 60), dtype=bool)
+        >>> masks[0, 10:30, 20:50] = True
+        >>> boxes = np.array([[20, 10, 50, 30]], dtype=np.float32)
+        >>> picture = draw_tracked(np.zeros((40, 60, 3), np.uint8), masks, [7], boxes)
+        >>> picture.getpixel((35, 25)) == tuple(round(0.45 * c) for c in object_color(7))
+        True
+    """
+    pixels = to_rgb_uint8(image).permute(1, 2, 0).numpy()  # (H, W, 3), a fresh copy
+    _check_style(alpha, edge_width)
+    size = (pixels.shape[0], pixels.shape[1])
+    if (
+        not isinstance(masks, np.ndarray)
+        or masks.dtype != np.bool_
+        or masks.ndim != 3
+        or masks.shape[1:] != size
+    ):
+        raise InputError(
+            f"masks: expected (K, {size[0]}, {size[1]}) bool (at the image's size), got "
+            f"{getattr(masks, 'shape', type(masks).__name__)} {getattr(masks, 'dtype', '')}"
+        )
+    count = len(masks)
+    ids = np.asarray(object_ids)
+    if ids.shape != (count,) or (count and not np.issubdtype(ids.dtype, np.integer)):
+        raise InputError(f"object_ids: expected ({count},) ints, got {ids.shape} {ids.dtype}")
+    if np.shape(boxes) != (count, 4):
+        raise InputError(f"boxes: expected ({count}, 4) xyxy, got {np.shape(boxes)}")
+    colors = [object_color(int(object_id)) for object_id in ids]
+    instances = [
+        (f"id {int(object_id)}", np.asarray(box, np.float32), mask, color)
+        for object_id, box, mask, color in zip(ids, boxes, masks, colors, strict=True)
+    ]
+    return _draw_instances(pixels, instances, alpha, edge_width, show_labels)
+
+
+def _draw_instances(
+    pixels: npt.NDArray[np.uint8],
+    instances: Sequence[Instance],
+    alpha: float,
+    edge_width: int,
+    show_labels: bool,
+) -> Image.Image:
+    """Draws (tag, box, mask, colour) instances in order over (H, W, 3) ``pixels``."""
     if not instances:
         return Image.fromarray(pixels)
-    colors = instance_colors(len(instances))
-
+    height, width = pixels.shape[:2]
     blended = pixels.astype(np.float32)
-    for (_, _, _, mask), color in zip(instances, colors, strict=True):
+    for _, _, mask, color in instances:
         blended[mask] = (1.0 - alpha) * blended[mask] + alpha * np.asarray(color, np.float32)
     drawn = np.rint(blended).astype(np.uint8)
     if edge_width > 0:
-        for (_, _, _, mask), color in zip(instances, colors, strict=True):
+        for _, _, mask, color in instances:
             drawn[_inner_boundary(mask, edge_width)] = _edge_color(color)
 
     picture = Image.fromarray(drawn)
@@ -139,8 +252,7 @@ def draw_overlay(
         draw = ImageDraw.Draw(picture)
         font_size = _font_size(height, width)
         placed: list[Rectangle] = []
-        for (label, score, box, _), color in zip(instances, colors, strict=True):
-            text = f"{label} {score:.2f}"
+        for text, box, _, color in instances:
             font = tag_font(text, font_size)
             tag = _draw_tag(draw, text, box, color, font, (height, width), placed)
             placed.append(tag)
