@@ -1,4 +1,5 @@
-"""sam3lib: a fast, typed runtime for Meta's SAM 3 text-prompted image segmentation."""
+"""sam3lib: a fast, typed runtime for Meta's SAM 3: concept and interactive segmentation of
+images, and tracking through videos."""
 
 from sam3lib.embedding import ImageEmbedding
 from sam3lib.errors import (
@@ -21,6 +22,7 @@ from sam3lib.result import SegmentationResult
 from sam3lib.segmenter import Segmenter
 from sam3lib.translation import translate
 from sam3lib.version import __version__
+from sam3lib.video import TrackedFrame, TrackingConfig, VideoTracking
 
 __all__ = [
     "BackendUnavailableError",
@@ -44,6 +46,9 @@ __all__ = [
     "Sam3Model",
     "SegmentationResult",
     "Segmenter",
+    "TrackedFrame",
+    "TrackingConfig",
+    "VideoTracking",
     "__version__",
     "evaluate",
     "label",

@@ -61,6 +61,9 @@ from sam3lib.translation import (
     needs_translation,
     translate,
 )
+from sam3lib.video.frames import FrameSource
+from sam3lib.video.session import ClickPrompts, VideoTracking, start_tracking
+from sam3lib.video.tracking_config import TrackingConfig
 
 
 class Segmenter:
@@ -527,6 +530,64 @@ class Segmenter:
             )
         rgb = to_rgb_uint8(image).permute(1, 2, 0).numpy()
         return generate_masks(self.interactive, self.encode_image, rgb, options, progress=progress)
+
+    def track(
+        self,
+        video: FrameSource,
+        prompt: str | None = None,
+        *,
+        points: ClickPrompts | None = None,
+        boxes: ClickPrompts | None = None,
+        masks: ClickPrompts | None = None,
+        frame: int = 0,
+        config: TrackingConfig | None = None,
+    ) -> VideoTracking:
+        """Track objects through a video: every instance of a text prompt, or the objects
+        you click (box, mask) on one frame.
+
+        Nothing runs until you iterate the answer: frames are decoded, tracked and yielded
+        one at a time (see :class:`~sam3lib.video.VideoTracking`, :doc:`video`).
+
+        Args:
+            video: a video file (the ``video`` extra), a folder of frames, a list of images,
+                or an iterator of images (a camera: read once, forward).
+            prompt: a noun phrase ("person"): every instance found on any frame is tracked
+                with a stable id.
+            points: per object id, ``(points, labels)`` clicks on ``frame`` in video pixels
+                (``{1: ([[410, 220]], [1])}``); labels 1 object, 0 background.
+            boxes: per object id, ``[x0, y0, x1, y1]`` on ``frame``.
+            masks: per object id, an (H, W) mask on ``frame``.
+            frame: the frame the clicks, boxes and masks are on.
+            config: text tracking's thresholds (Meta's defaults).
+
+        Raises:
+            InputError: a bad argument (the message names it), an unreadable video.
+            InteractiveUnavailableError: the checkpoint cannot track (no tracker memory).
+
+        Example:
+            >>> for frame in seg.track("clip.mp4", "person"):  # doctest: +SKIP
+            ...     frame.index, frame.object_ids, frame.masks.shape
+        """
+        text = None
+        if prompt is not None:
+            prompts = check_text_prompts(prompt, allow_none=False)
+            if prompts is None or len(prompts) != 1:
+                raise InputError("prompt: a video is tracked for one text prompt at a time")
+            queries, _ = self._english_queries(prompts)
+            with torch.inference_mode():
+                text = self.text_cache.features(
+                    self.tokenizer.encode(queries or prompts), self._encode_text
+                )
+        return start_tracking(
+            self.backend,
+            video,
+            text,
+            points=points,
+            boxes=boxes,
+            masks=masks,
+            frame=frame,
+            config=config,
+        )
 
     def segment_batch(
         self,

@@ -165,3 +165,8 @@ class DelayedFrames(Generic[Item]):
         if len(self._held) >= self.delay:
             return [self._held.pop(0)]
         return []
+
+    def flush(self) -> list[Item]:
+        """Releases every held frame, oldest first (the video ended)."""
+        released, self._held = self._held, []
+        return released

@@ -95,6 +95,19 @@ class TrackLifecycle:
         """Every object hot start has removed so far."""
         return frozenset(self._removed)
 
+    def remove(self, object_id: int) -> None:
+        """Removes an object on request (the user's): not tracked from the next frame on and,
+        like hot start's removals, hidden in every output not yet emitted.
+
+        Raises:
+            InputError: no tracked object has this id.
+        """
+        if object_id not in self._object_ids:
+            known = ", ".join(map(str, self._object_ids)) or "none"
+            raise InputError(f"object_id: no tracked object {object_id} (tracked: {known})")
+        self._object_ids.remove(object_id)
+        self._removed.add(object_id)
+
     def birth_score(self, object_id: int) -> float:
         """The detection score the object was born with: its reported score on every frame."""
         return self._birth_scores[object_id]
