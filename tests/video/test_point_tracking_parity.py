@@ -18,6 +18,7 @@ stored memories (one step, to 1e-4), and the free-running loop more loosely.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from torch import Tensor
 
 from helpers.video_reference import (
     GRID,
+    IMAGE_SIZE,
     ReferenceRun,
     build_our_head,
     build_video_reference,
@@ -35,7 +37,11 @@ from helpers.video_reference import (
     reference_entry,
     reference_track,
 )
+from sam3lib.interactive.predictor import resized_masks
 from sam3lib.model.interactive import InteractiveHead
+from sam3lib.video.click_tracking import ClickTracker
+from sam3lib.video.frame_encoder import EncodedFrame, FrameEncoder
+from sam3lib.video.frames import open_frames
 from sam3lib.video.memory_bank import MemoryBank
 from sam3lib.video.tracker_step import (
     StepOutput,
@@ -214,3 +220,63 @@ def test_mask_prompt_pointer_is_token_0_as_meta(
         assert ours.object_score_logits.item() == 10.0
         decoder_scores.append(theirs.object_score_logits.item())
     assert max(decoder_scores) > 0 >= min(decoder_scores), decoder_scores
+
+
+class InjectedFeatures(FrameEncoder):
+    """A frame encoder that hands out given tracker features (as the reference's cache)."""
+
+    def __init__(self, head: InteractiveHead, frames: list[TrackerFrameFeatures]) -> None:
+        self.head = head
+        self.model_size = IMAGE_SIZE
+        self.mask_size = frames[0].high_res_x4.shape[-1]
+        self.features = frames
+        self.encoded: list[int] = []
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with torch.inference_mode():
+            yield
+
+    def encode(self, index: int, rgb: Tensor) -> EncodedFrame:
+        self.encoded.append(index)
+        size = (int(rgb.shape[1]), int(rgb.shape[2]))
+        return EncodedFrame(index, size, None, self.features[index])  # type: ignore[arg-type]
+
+
+def session_prompt(prompt: tuple[Tensor, Tensor]) -> dict[str, Any]:
+    """The prompt as :meth:`ClickTracker.add_prompt` takes it (video pixels = model pixels)."""
+    coords, labels = prompt
+    if labels.tolist() == [2, 3]:
+        return {"box": coords.flatten().tolist()}
+    return {"points": coords.tolist(), "labels": labels.tolist()}
+
+
+@torch.no_grad()
+def test_session_tracks_as_the_reference(
+    head: InteractiveHead, frames: list[TrackerFrameFeatures], prompt: Any, meta_run: ReferenceRun
+) -> None:
+    """The click-tracking session end to end (prompt, bank, selection, trimming, masks at
+    video size) against the reference run: masks by IoU, σ(score) within 0.02."""
+    clip = [torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)] * NUM_FRAMES
+    tracker = ClickTracker(InjectedFeatures(head, frames), open_frames(clip))
+    first = tracker.add_prompt(0, 1, **session_prompt(prompt))
+    tracked = list(tracker.propagate())
+    assert [f.index for f in tracked] == list(range(NUM_FRAMES))
+    assert tracked[0].object_ids.tolist() == first.object_ids.tolist()
+    shown = 0
+    for t, frame in enumerate(tracked):
+        theirs = resized_masks(meta_run.mask_logits[t][:, 0], (IMAGE_SIZE, IMAGE_SIZE))[0].numpy()
+        mine = frame.mask_of(1)
+        if mine is None:  # absent or empty: so is the reference's
+            assert not theirs.any(), t
+            continue
+        shown += 1
+        iou = (mine & theirs).sum() / max((mine | theirs).sum(), 1)
+        assert iou >= 0.99, (t, iou)
+        score = float(torch.sigmoid(meta_run.object_score_logits[t]))
+        assert abs(float(frame.scores[0]) - score) <= 0.02, t
+    assert shown >= NUM_FRAMES // 2  # the object shows on most frames: the check has teeth
