@@ -25,6 +25,10 @@ SUBCOMMANDS = {
         "sam3lib.interactive_command:everything_main",
         "automatic masks of every object, no prompt",
     ),
+    "track": (
+        "sam3lib.track_command",
+        "track objects through a video: a text prompt, or clicks/boxes on one frame",
+    ),
     "label": (
         "sam3lib.labelling.command",
         "label a folder of images into a COCO/YOLO/JSONL dataset, resumable",
