@@ -582,6 +582,7 @@ class Segmenter:
             self.backend,
             video,
             text,
+            prompt=prompt,
             points=points,
             boxes=boxes,
             masks=masks,

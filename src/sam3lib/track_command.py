@@ -220,10 +220,9 @@ def _run(args: argparse.Namespace) -> int:
         written = tracking.save(
             video=args.out, json=args.json, mot=args.mot, progress=not args.no_progress
         )
-        tracked = sorted(tracking.object_ids)  # text: those still tracked at the end
     files = ", ".join(str(path) for path in (args.out, args.json, args.mot) if path is not None)
-    shown = ", ".join(map(str, tracked)) or "none"
-    print(f"{args.video}: {written} frame(s), {len(tracked)} object(s) [{shown}]")
+    shown = ", ".join(map(str, written.object_ids)) or "none"
+    print(f"{args.video}: {written.frames} frame(s), {len(written.object_ids)} object(s) [{shown}]")
     print(f"  wrote {files}")
     return 0
 
@@ -242,21 +241,10 @@ def _tracking_config(args: argparse.Namespace) -> TrackingConfig:
 def _track_clicks(
     segmenter: Segmenter, video: Path, objects: dict[int, ObjectPrompt], frame: int
 ) -> VideoTracking:
-    """Starts click tracking. A box is given before its object's clicks, which refine it
-    (a box given after clicks would replace them)."""
+    """Starts click tracking: each object's box, refined by its clicks."""
     boxes = {i: o.box for i, o in objects.items() if o.box is not None}
-    clicks_alone = {i: (o.points, o.labels) for i, o in objects.items() if o.box is None}
-    tracking = segmenter.track(video, points=clicks_alone or None, boxes=boxes or None, frame=frame)
-    try:
-        for object_id, prompt in objects.items():
-            if prompt.box is not None and prompt.points:
-                tracking.add_points(
-                    frame=frame, object_id=object_id, points=prompt.points, labels=prompt.labels
-                )
-    except BaseException:
-        tracking.close()
-        raise
-    return tracking
+    clicks = {i: (o.points, o.labels) for i, o in objects.items() if o.points}
+    return segmenter.track(video, points=clicks or None, boxes=boxes or None, frame=frame)
 
 
 # --- prompts ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +21,17 @@ from sam3lib.video.export import AnnotatedVideoWriter, MotWriter, YouTubeVisWrit
 from sam3lib.video.frames import VideoFrames
 from sam3lib.video.result import TrackedFrame
 
-__all__ = ["write_outputs"]
+__all__ = ["WrittenOutputs", "write_outputs"]
 
 DEFAULT_FPS = 30.0  # for frames without a rate (a folder, a list)
+
+
+@dataclass(frozen=True)
+class WrittenOutputs:
+    """What :func:`write_outputs` wrote: the frames tracked and every object shown."""
+
+    frames: int
+    object_ids: tuple[int, ...]
 
 
 def write_outputs(
@@ -35,8 +44,8 @@ def write_outputs(
     name: str | None = None,
     category: str | None = None,
     fps: float | None = None,
-) -> int:
-    """Writes each tracked frame to the outputs asked for; returns the frames tracked.
+) -> WrittenOutputs:
+    """Writes each tracked frame to the outputs asked for.
 
     Args:
         tracked: the frames, in any order.
@@ -66,9 +75,11 @@ def write_outputs(
     mot_writer = None if mot is None else MotWriter(mot)
     in_order = None if video is None else _InOrderVideo(video, frames, rate)
     count = 0
+    shown: set[int] = set()
     try:
         for frame in tracked:
             count += 1
+            shown.update(frame.object_ids.tolist())
             if json_writer is not None:
                 json_writer.write(frame)
             if mot_writer is not None:
@@ -83,7 +94,7 @@ def write_outputs(
         for writer in (mot_writer, in_order):
             if writer is not None:
                 writer.close()
-    return count
+    return WrittenOutputs(count, tuple(sorted(shown)))
 
 
 class _InOrderVideo:

@@ -24,7 +24,7 @@ from sam3lib.model.outputs import TextFeatures
 from sam3lib.video.click_tracking import ClickTracker
 from sam3lib.video.frame_encoder import FrameEncoder
 from sam3lib.video.frames import FrameSource, VideoFrames, open_frames
-from sam3lib.video.outputs import write_outputs
+from sam3lib.video.outputs import WrittenOutputs, write_outputs
 from sam3lib.video.result import TrackedFrame
 from sam3lib.video.text_tracking import TextTracker
 from sam3lib.video.tracking_config import TrackingConfig
@@ -50,9 +50,15 @@ class VideoTracking:
         >>> video.save(video="out.mp4", json="out.json", mot="out.txt")  # doctest: +SKIP
     """
 
-    def __init__(self, tracker: ClickTracker | TextTracker, frames: VideoFrames) -> None:
+    def __init__(
+        self,
+        tracker: ClickTracker | TextTracker,
+        frames: VideoFrames,
+        prompt: str | None = None,
+    ) -> None:
         self.tracker = tracker
         self.frames = frames
+        self.prompt = prompt  #: the text prompt of a text-tracked video
 
     @property
     def mode(self) -> str:
@@ -132,15 +138,18 @@ class VideoTracking:
         json: str | os.PathLike[str] | None = None,
         mot: str | os.PathLike[str] | None = None,
         name: str | None = None,
+        category: str | None = None,
         progress: bool = True,
-    ) -> int:
-        """Runs the tracking and writes its outputs as it goes; returns the frames written.
+    ) -> WrittenOutputs:
+        """Runs the tracking and writes its outputs as it goes; returns how many frames it
+        wrote and the ids of every object shown.
 
         Args:
             video: an annotated H.264 video (each object in a stable colour, with its id).
             json: per-frame COCO RLE masks, YouTube-VIS style.
             mot: MOTChallenge-style box lines.
             name: the video's name in the JSON (default: the JSON file's stem).
+            category: the JSON's category (default: the text prompt, else "object").
             progress: show a progress bar.
         """
 
@@ -148,7 +157,13 @@ class VideoTracking:
             raise InputError("save: give at least one of video=, json= or mot=")
         frames = tqdm(self, total=self.num_frames, unit="frame", disable=not progress)
         return write_outputs(
-            frames, self.frames, video=video, json=json, mot=mot, name=name, fps=self.fps
+            frames,
+            self.frames,
+            video=video,
+            json=json,
+            mot=mot,
+            name=name,
+            category=category if category is not None else self.prompt,
         )
 
     def close(self) -> None:
@@ -186,6 +201,7 @@ def start_tracking(
     source: FrameSource,
     text: TextFeatures | None,
     *,
+    prompt: str | None = None,
     points: ClickPrompts | None = None,
     boxes: ClickPrompts | None = None,
     masks: ClickPrompts | None = None,
@@ -218,13 +234,14 @@ def start_tracking(
             tracker: ClickTracker | TextTracker = TextTracker(
                 encoder, frames, text, config or TrackingConfig()
             )
-            return VideoTracking(tracker, frames)
+            return VideoTracking(tracker, frames, prompt)
         clicking = ClickTracker(encoder, frames)
-        for object_id, value in (points or {}).items():
-            object_points, labels = _points_and_labels(value, object_id)
-            clicking.add_prompt(frame, object_id, points=object_points, labels=labels)
+        # A box starts a frame's prompt afresh: boxes first, then the clicks refine them.
         for object_id, box in (boxes or {}).items():
             clicking.add_prompt(frame, object_id, box=box)
+        for object_id, value in (points or {}).items():
+            object_points, labels = _points_and_labels(value)
+            clicking.add_prompt(frame, object_id, points=object_points, labels=labels)
         for object_id, mask in (masks or {}).items():
             clicking.add_prompt(frame, object_id, mask=mask)
         return VideoTracking(clicking, frames)
@@ -233,7 +250,7 @@ def start_tracking(
         raise
 
 
-def _points_and_labels(value: object, object_id: object) -> tuple[Any, Any]:
+def _points_and_labels(value: object) -> tuple[Any, Any]:
     if isinstance(value, tuple) and len(value) == 2:
         return value
     return value, None  # clicks alone: all positive
