@@ -541,6 +541,7 @@ class Segmenter:
         masks: ClickPrompts | None = None,
         frame: int = 0,
         config: TrackingConfig | None = None,
+        offload_state: bool = False,
     ) -> VideoTracking:
         """Track objects through a video: every instance of a text prompt, or the objects
         you click (box, mask) on one frame.
@@ -559,6 +560,8 @@ class Segmenter:
             masks: per object id, an (H, W) mask on ``frame``.
             frame: the frame the clicks, boxes and masks are on.
             config: text tracking's thresholds (Meta's defaults).
+            offload_state: keep the objects' memories on the CPU while the model runs on a
+                GPU (less GPU memory, a copy per frame and object).
 
         Raises:
             InputError: a bad argument (the message names it), an unreadable video.
@@ -588,6 +591,7 @@ class Segmenter:
             masks=masks,
             frame=frame,
             config=config,
+            offload_state=offload_state,
         )
 
     def segment_batch(

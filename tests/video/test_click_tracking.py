@@ -220,3 +220,19 @@ def test_a_box_and_clicks_for_one_object_are_both_kept(video_segmenter: Segmente
     prompt = video.tracker._objects[1].prompts[0]
     assert prompt.box == [5, 5, 60, 50]
     assert prompt.points == [[20.0, 20.0]] and prompt.labels == [0]
+
+
+def test_offloaded_state_lives_on_the_cpu_and_tracks_the_same(
+    video_segmenter: Segmenter,
+) -> None:
+    clip = random_clip(4)
+    plain = masks_by_frame(list(video_segmenter.track(clip, points=CLICK, frame=0)))
+    video = video_segmenter.track(clip, points=CLICK, frame=0, offload_state=True)
+    offloaded = masks_by_frame(list(video))
+    assert isinstance(video.tracker, ClickTracker)
+    bank = video.tracker._objects[1].bank
+    assert bank.device == torch.device("cpu")
+    assert all(e.memory.device.type == "cpu" for e in bank.tracked.values())
+    assert all(np.array_equal(plain[t], offloaded[t]) for t in plain)
+    with pytest.raises(InputError, match="offload_state: expected True or False"):
+        video_segmenter.track(clip, points=CLICK, offload_state="yes")  # type: ignore[arg-type]

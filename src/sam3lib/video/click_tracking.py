@@ -28,7 +28,7 @@ file, folder or list; a stream (an iterator of frames) keeps only the current fr
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -84,6 +84,8 @@ class ClickTracker:
     Args:
         encoder: runs the model (:class:`~sam3lib.video.frame_encoder.FrameEncoder`).
         frames: the video (:func:`~sam3lib.video.frames.open_frames`).
+        state_device: where the objects' memories are kept (the CPU while the model runs on
+            a GPU); None: on the model's device.
 
     Example:
         >>> encoder = FrameEncoder(seg.backend)  # doctest: +SKIP
@@ -93,9 +95,12 @@ class ClickTracker:
         ...     frame.object_ids, frame.masks.shape
     """
 
-    def __init__(self, encoder: FrameEncoder, frames: VideoFrames) -> None:
+    def __init__(
+        self, encoder: FrameEncoder, frames: VideoFrames, state_device: torch.device | None = None
+    ) -> None:
         self.encoder = encoder
         self.frames = frames
+        self.state_device = state_device
         self._objects: dict[int, _TrackedObject] = {}
         self._current: EncodedFrame | None = None
         self._streaming = not frames.seekable
@@ -144,7 +149,9 @@ class ClickTracker:
         if mask is not None and (points is not None or box is not None):
             raise InputError("mask: give a mask alone, or points and/or a box, not both")
         encoded = self._encoded(self._check_frame(frame))
-        state = self._objects.get(object_id, _TrackedObject())
+        state = self._objects.get(object_id) or _TrackedObject(
+            bank=MemoryBank(device=self.state_device)
+        )
         with self.encoder.running():
             head, features = self.encoder.head, encoded.tracker
             if mask is not None:
@@ -367,7 +374,7 @@ def _trimmed(bank: MemoryBank, current: int) -> MemoryBank:
     }
     if len(kept) == len(bank.tracked):
         return bank
-    return MemoryBank(bank.conditioning, MappingProxyType(kept))
+    return replace(bank, tracked=MappingProxyType(kept))
 
 
 def _check_object_id(object_id: object) -> int:

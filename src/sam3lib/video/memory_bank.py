@@ -27,7 +27,7 @@ follows Meta; the two agree with at most four conditioning frames.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 import torch
@@ -77,6 +77,9 @@ class MemoryBank:
 
     A frame is either conditioning or tracked: adding a conditioning frame drops a tracked
     entry of the same frame (as Meta's predictor does once clicks are consolidated).
+    ``device``: where entries are stored (e.g. the CPU while the model runs on a GPU, Meta's
+    ``offload_state_to_cpu``); None keeps them where they were computed. Reading moves them
+    to the model's device.
 
     Example:
         >>> entry = FrameMemory(torch.zeros(1, 64, 4, 4), torch.zeros(1, 256), torch.ones(1, 1))
@@ -88,11 +91,15 @@ class MemoryBank:
 
     conditioning: Mapping[int, FrameMemory] = field(default_factory=lambda: MappingProxyType({}))
     tracked: Mapping[int, FrameMemory] = field(default_factory=lambda: MappingProxyType({}))
+    device: torch.device | None = None
 
     def with_frame(self, frame: int, entry: FrameMemory, *, conditioning: bool) -> MemoryBank:
         """A bank that also holds ``entry`` for ``frame`` (replacing what it held there)."""
+        device = self.device
         stored = FrameMemory(
-            entry.memory.to(torch.bfloat16), entry.pointer, entry.object_score_logits
+            entry.memory.to(device=device, dtype=torch.bfloat16),
+            entry.pointer.to(device),
+            entry.object_score_logits.to(device),
         )
         cond = dict(self.conditioning)
         tracked = dict(self.tracked)
@@ -103,7 +110,7 @@ class MemoryBank:
             raise ValueError(f"frame {frame} is a conditioning frame; it is not re-tracked")
         else:
             tracked[frame] = stored
-        return MemoryBank(MappingProxyType(cond), MappingProxyType(tracked))
+        return replace(self, conditioning=MappingProxyType(cond), tracked=MappingProxyType(tracked))
 
     def entry(self, frame: int) -> FrameMemory:
         """The memory stored for ``frame`` (conditioning or tracked)."""

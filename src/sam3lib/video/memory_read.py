@@ -54,7 +54,7 @@ def build_memory(
     dtype = temporal.dtype
     memories, positions = [], []
     for slot in slots:
-        stored = bank.entry(slot.frame).memory.to(dtype)
+        stored = bank.entry(slot.frame).memory.to(device=temporal.device, dtype=dtype)
         batch, channels, grid, _ = stored.shape
         pos = sine_position_grid(grid, grid, channels // 2, stored.device).to(dtype)
         memories.append(stored.flatten(2).transpose(1, 2))
@@ -67,7 +67,9 @@ def build_memory(
     )  # fmt: skip
     num_pointer_tokens = 0
     if pointer_slots:
-        pointers = torch.stack([bank.entry(s.frame).pointer for s in pointer_slots], dim=1)
+        pointers = torch.stack(
+            [bank.entry(s.frame).pointer.to(temporal.device) for s in pointer_slots], dim=1
+        )
         batch, count, width = pointers.shape
         channels = temporal.shape[-1]
         splits = width // channels

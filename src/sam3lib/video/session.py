@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from sam3lib.backends import Backend
@@ -207,6 +208,7 @@ def start_tracking(
     masks: ClickPrompts | None = None,
     frame: int = 0,
     config: TrackingConfig | None = None,
+    offload_state: bool = False,
 ) -> VideoTracking:
     """Opens the video and prompts it: text (``text``) or clicks, boxes and masks on ``frame``
     (see :meth:`sam3lib.Segmenter.track`, which checks the text and encodes it)."""
@@ -227,15 +229,18 @@ def start_tracking(
                 f"{name}: expected a non-empty dict {{object_id: prompt}}, e.g. "
                 "points={1: ([[410, 220]], [1])}"
             )
+    if not isinstance(offload_state, bool):
+        raise InputError(f"offload_state: expected True or False, got {offload_state!r}")
+    state_device = torch.device("cpu") if offload_state else None
     encoder = FrameEncoder(backend)
     frames = open_frames(source)
     try:
         if text is not None:
             tracker: ClickTracker | TextTracker = TextTracker(
-                encoder, frames, text, config or TrackingConfig()
+                encoder, frames, text, config or TrackingConfig(), state_device
             )
             return VideoTracking(tracker, frames, prompt)
-        clicking = ClickTracker(encoder, frames)
+        clicking = ClickTracker(encoder, frames, state_device)
         # A box starts a frame's prompt afresh: boxes first, then the clicks refine them.
         for object_id, box in (boxes or {}).items():
             clicking.add_prompt(frame, object_id, box=box)

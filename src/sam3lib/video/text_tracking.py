@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -91,6 +91,8 @@ class TextTracker:
         frames: the video (:func:`~sam3lib.video.frames.open_frames`).
         text: the prompt's text features (one prompt).
         config: thresholds (:class:`~sam3lib.video.tracking_config.TrackingConfig`).
+        state_device: where the objects' memories are kept (the CPU while the model runs on
+            a GPU); None: on the model's device.
 
     Example:
         >>> tracker = TextTracker(encoder, frames, text, TrackingConfig())  # doctest: +SKIP
@@ -104,6 +106,7 @@ class TextTracker:
         frames: VideoFrames,
         text: TextFeatures,
         config: TrackingConfig,
+        state_device: torch.device | None = None,
     ) -> None:
         if text.features.shape[0] != 1:
             raise InputError("prompt: text tracking takes one text prompt")
@@ -111,6 +114,7 @@ class TextTracker:
         self.frames = frames
         self.text = text
         self.config = config
+        self.state_device = state_device
         self._removed_by_user: set[int] = set()
         self._lifecycle: TrackLifecycle | None = None
         self._banks: dict[int, MemoryBank] = {}
@@ -277,7 +281,8 @@ class TextTracker:
         mask = _prompt_mask(logits, features.high_res_x4.shape[-1] * 4)
         output = mask_prompt_step(head, features, mask)
         entry = write_mask_prompt_memory(head, features, mask, output)
-        self._banks[object_id] = MemoryBank().with_frame(encoded.index, entry, conditioning=True)
+        bank = MemoryBank(device=self.state_device)
+        self._banks[object_id] = bank.with_frame(encoded.index, entry, conditioning=True)
 
     def _report(self, pending: _Pending) -> TrackedFrame:
         assert self._lifecycle is not None
@@ -325,4 +330,4 @@ def _forward_window(bank: MemoryBank, current: int) -> MemoryBank:
     tracked = {t: e for t, e in bank.tracked.items() if current - t < MEMORY_REACH}
     if len(conditioning) == len(bank.conditioning) and len(tracked) == len(bank.tracked):
         return bank
-    return MemoryBank(conditioning, tracked)
+    return replace(bank, conditioning=conditioning, tracked=tracked)
