@@ -1,5 +1,5 @@
-"""The Gradio page, two tabs. Concepts: inputs and controls on the left, the annotated answer
-on the right. Click an object: :mod:`sam3lib.app.click_tab`.
+"""The Gradio page, three tabs. Concepts: inputs and controls on the left, the annotated answer
+on the right. Click an object: :mod:`sam3lib.app.click_tab`. Video: :mod:`sam3lib.app.video_tab`.
 
 Built by :func:`build_app` around models it is given; the callbacks only move values between
 components and :func:`~sam3lib.app.display.segment_for_display`.
@@ -19,6 +19,7 @@ from sam3lib.app.inputs import box_from_corners
 from sam3lib.app.models import AUTO, ModelPool
 from sam3lib.app.presentation import Instance, instance_at, instance_details
 from sam3lib.app.samples import sample_image, sample_names
+from sam3lib.app.video_tab import add_video_tab
 from sam3lib.errors import Sam3Error
 from sam3lib.segmenter import Segmenter
 
@@ -189,4 +190,6 @@ def build_app(
                 concept_tab()
             with gr.Tab("Click an object", elem_id="click-tab"):
                 add_click_tab(pool, downloads)
+            with gr.Tab("Video", elem_id="video-tab"):
+                add_video_tab(pool, downloads)
     return demo
