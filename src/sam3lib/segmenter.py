@@ -559,7 +559,8 @@ class Segmenter:
             boxes: per object id, ``[x0, y0, x1, y1]`` on ``frame``.
             masks: per object id, an (H, W) mask on ``frame``.
             frame: the frame the clicks, boxes and masks are on.
-            config: text tracking's thresholds (Meta's defaults).
+            config: the thresholds of text tracking and the memory selection of both
+                (Meta's defaults, :class:`~sam3lib.video.TrackingConfig`).
             offload_state: keep the objects' memories on the CPU while the model runs on a
                 GPU (less GPU memory, a copy per frame and object).
 

@@ -262,7 +262,10 @@ def test_session_tracks_as_the_reference(
     """The click-tracking session end to end (prompt, bank, selection, trimming, masks at
     video size) against the reference run: masks by IoU, σ(score) within 0.02."""
     clip = [torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)] * NUM_FRAMES
-    tracker = ClickTracker(InjectedFeatures(head, frames), open_frames(clip))
+    # transformers has no memory selection (facts §5 #8): off here, the control is below
+    tracker = ClickTracker(
+        InjectedFeatures(head, frames), open_frames(clip), selection_threshold=None
+    )
     first = tracker.add_prompt(0, 1, **session_prompt(prompt))
     tracked = list(tracker.propagate())
     assert [f.index for f in tracked] == list(range(NUM_FRAMES))
@@ -280,3 +283,23 @@ def test_session_tracks_as_the_reference(
         score = float(torch.sigmoid(meta_run.object_score_logits[t]))
         assert abs(float(frame.scores[0]) - score) <= 0.02, t
     assert shown >= NUM_FRAMES // 2  # the object shows on most frames: the check has teeth
+
+
+@torch.no_grad()
+def test_memory_selection_is_the_difference_from_the_reference(
+    head: InteractiveHead, frames: list[TrackerFrameFeatures], prompt: Any, meta_run: ReferenceRun
+) -> None:
+    """Control for facts §5 #8: with Meta's memory selection on (our default) frames 0 and 1
+    are the reference's, but from frame 2 on a frame attends to the selected frames' pointers
+    but the oldest (Meta leaves it out), which transformers, not selecting, keeps."""
+    clip = [torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)] * NUM_FRAMES
+    tracker = ClickTracker(InjectedFeatures(head, frames), open_frames(clip))
+    tracker.add_prompt(0, 1, **session_prompt(prompt))
+    ours = list(tracker.propagate())
+    theirs = [float(torch.sigmoid(s)) for s in meta_run.object_score_logits]
+    for t in (0, 1):
+        assert not len(ours[t]) or abs(float(ours[t].scores[0]) - theirs[t]) <= 0.02
+    assert any(
+        not len(ours[t]) or abs(float(ours[t].scores[0]) - theirs[t]) > 1e-3
+        for t in range(2, NUM_FRAMES)
+    )

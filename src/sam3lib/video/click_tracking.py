@@ -15,14 +15,16 @@ Meta's ``Sam3TrackerPredictor`` (sam3 0.1.4), object by object:
 Where this differs from Meta: each object keeps its own memory, so an object is tracked from
 its own first prompted frame on (Meta batches the objects, and an object not prompted on
 another object's prompted frame gets an empty conditioning memory there); with every object
-prompted on the same frames the two are the same. Meta's ``use_memory_selection`` (text
-tracking's builder turns it on) is not applied here.
+prompted on the same frames the two are the same. Meta's memory selection
+(:mod:`~sam3lib.video.memory_selection`, on in its video model) is on by default: a frame's
+score is the mean over the objects tracked on it, as over Meta's batch.
 
 Memory stays bounded: a tracked frame's memory is kept while a later frame can read it (16
-frames: 7 memories, 16 pointers) or while it lies within 16 frames of a prompted frame (a pass
-in the other direction starts there). Its low-resolution logits, the mask prompt of a later
-correction, are kept in float16 on the CPU (0.16 MB per object and frame for SAM 3) for a
-file, folder or list; a stream (an iterator of frames) keeps only the current frame's.
+frames: 7 memories, 16 pointers; with memory selection also the 15 latest frames that pass
+it) or while it is that near a prompted frame (a pass in the other direction starts there).
+Its low-resolution logits, the mask prompt of a later correction, are kept in float16 on
+the CPU (0.16 MB per object and frame for SAM 3) for a file, folder or list; a stream (an
+iterator of frames) keeps only the current frame's.
 """
 
 from __future__ import annotations
@@ -42,14 +44,20 @@ from sam3lib.interactive.prompts import PointsLike, check_interactive_prompt
 from sam3lib.postprocess import boxes_from_masks
 from sam3lib.video.frame_encoder import EncodedFrame, FrameEncoder
 from sam3lib.video.frames import VideoFrames
-from sam3lib.video.memory_bank import MemoryBank
+from sam3lib.video.memory_bank import FrameMemory, MemoryBank
+from sam3lib.video.memory_selection import (
+    SELECTION_THRESHOLD,
+    object_selection_scores,
+    reachable_frames,
+)
 from sam3lib.video.result import TrackedFrame
 from sam3lib.video.tracker_step import (
     StepOutput,
+    encode_prompted_memories,
+    mask_prompt_memory_logits,
     mask_prompt_step,
     prompted_step,
     tracked_step,
-    write_mask_prompt_memory,
     write_memory,
 )
 
@@ -86,6 +94,8 @@ class ClickTracker:
         frames: the video (:func:`~sam3lib.video.frames.open_frames`).
         state_device: where the objects' memories are kept (the CPU while the model runs on
             a GPU); None: on the model's device.
+        selection_threshold: Meta's memory selection (:mod:`~sam3lib.video.memory_selection`,
+            on in its video model); None turns it off (as transformers has it).
 
     Example:
         >>> encoder = FrameEncoder(seg.backend)  # doctest: +SKIP
@@ -96,11 +106,16 @@ class ClickTracker:
     """
 
     def __init__(
-        self, encoder: FrameEncoder, frames: VideoFrames, state_device: torch.device | None = None
+        self,
+        encoder: FrameEncoder,
+        frames: VideoFrames,
+        state_device: torch.device | None = None,
+        selection_threshold: float | None = SELECTION_THRESHOLD,
     ) -> None:
         self.encoder = encoder
         self.frames = frames
         self.state_device = state_device
+        self.selection_threshold = selection_threshold
         self._objects: dict[int, _TrackedObject] = {}
         self._current: EncodedFrame | None = None
         self._streaming = not frames.seekable
@@ -158,19 +173,17 @@ class ClickTracker:
                 video_mask = _check_mask(mask, encoded.size)
                 prompt_mask = video_mask[None, None].to(self.encoder.device, torch.float32)
                 output = mask_prompt_step(head, features, prompt_mask)
-                entry = write_mask_prompt_memory(head, features, prompt_mask, output)
                 state.masks[encoded.index] = video_mask
                 state.prompts.pop(encoded.index, None)
             else:
                 prompt = self._updated_prompt(state, encoded, points, labels, box)
                 output = self._prompted_output(state, encoded, prompt)
-                entry = write_memory(head, features, output, prompted=True)
                 state.prompts[encoded.index] = prompt
                 state.masks.pop(encoded.index, None)
         state.conditioning[encoded.index] = output
-        state.bank = state.bank.with_frame(encoded.index, entry, conditioning=True)
         state.logits.pop(encoded.index, None)
         self._objects[object_id] = state
+        self._write_prompted_memories(encoded)
         return self._frame_result(encoded.index, encoded.size)
 
     def remove(self, object_id: int) -> None:
@@ -219,27 +232,80 @@ class ClickTracker:
 
     # --- internals -------------------------------------------------------------------------
 
+    def _write_prompted_memories(self, encoded: EncodedFrame) -> None:
+        """(Re)writes the memories of every object prompted on this frame together, as Meta
+        consolidates a prompted frame's objects before encoding them (each pixel to the
+        object with the highest logit; a mask prompt as its ±1024 low-res logits)."""
+        index = encoded.index
+        states = [state for state in self._objects.values() if index in state.conditioning]
+        logits = [
+            mask_prompt_memory_logits(
+                encoded.tracker, state.masks[index][None, None].to(self.encoder.device)
+            )
+            if index in state.masks
+            else state.conditioning[index].mask_logits
+            for state in states
+        ]
+        outputs = [state.conditioning[index] for state in states]
+        scores = torch.cat([output.object_score_logits for output in outputs])
+        with self.encoder.running():
+            memories = encode_prompted_memories(
+                self.encoder.head, encoded.tracker, torch.cat(logits).to(scores.device), scores
+            )
+        for row, (state, output) in enumerate(zip(states, outputs, strict=True)):
+            entry = FrameMemory(memories[row : row + 1], output.pointer, output.object_score_logits)
+            state.bank = state.bank.with_frame(index, entry, conditioning=True)
+
     def _track_frame(self, encoded: EncodedFrame, reverse: bool) -> TrackedFrame:
         index = encoded.index
-        count = self.frames.count
-        for state in self._objects.values():
-            frames = state.conditioning.keys()
-            if index in state.conditioning or not (
-                min(frames) <= index if not reverse else max(frames) >= index
-            ):
-                continue
-            with self.encoder.running():
-                output = tracked_step(
-                    self.encoder.head, encoded.tracker, state.bank, index, count, reverse=reverse
+        head, features = self.encoder.head, encoded.tracker
+        tracked = [
+            state
+            for state in self._objects.values()
+            if index not in state.conditioning
+            and (max(state.conditioning) >= index if reverse else min(state.conditioning) <= index)
+        ]
+        with self.encoder.running():
+            outputs = [
+                tracked_step(
+                    head, features, state.bank, index, self.frames.count, reverse=reverse,
+                    selection_threshold=self.selection_threshold,
                 )
-                entry = write_memory(self.encoder.head, encoded.tracker, output, prompted=False)
-            state.bank = _trimmed(state.bank.with_frame(index, entry, conditioning=False), index)
+                for state in tracked
+            ]  # fmt: skip
+            # Meta tracks the objects as one batch: the frame's selection score is their mean.
+            group_score = (
+                float(torch.cat([object_selection_scores(o.object_score_logits, o.iou_scores)
+                                 for o in outputs]).mean())
+                if outputs else None
+            )  # fmt: skip
+            entries = [
+                write_memory(head, features, output, prompted=False, selection_score=group_score)
+                for output in outputs
+            ]
+        for state, output, entry in zip(tracked, outputs, entries, strict=True):
+            bank = state.bank.with_frame(index, entry, conditioning=False)
+            state.bank = self._trimmed(bank, index)
             if self._streaming:
                 state.logits.clear()
                 state.scores.clear()
             state.logits[index] = output.mask_logits[0, 0].to("cpu", torch.float16)
             state.scores[index] = float(output.object_score_logits)
         return self._frame_result(index, encoded.size)
+
+    def _trimmed(self, bank: MemoryBank, current: int) -> MemoryBank:
+        """The bank without tracked frames no later frame, nor a pass starting at a prompt,
+        can read (:func:`~sam3lib.video.memory_selection.reachable_frames`)."""
+        scores = bank.selection_scores
+        kept: set[int] = set()
+        for anchor in (current, *bank.conditioning):
+            kept |= reachable_frames(
+                bank.tracked, scores, anchor, reach=MEMORY_REACH,
+                threshold=self.selection_threshold,
+            )  # fmt: skip
+        if len(kept) == len(bank.tracked):
+            return bank
+        return replace(bank, tracked=MappingProxyType({t: bank.tracked[t] for t in kept}))
 
     def _updated_prompt(
         self,
@@ -362,19 +428,6 @@ class ClickTracker:
         self._next_stream_frame = index + 1
         self._current = self.encoder.encode(index, rgb)
         return self._current
-
-
-def _trimmed(bank: MemoryBank, current: int) -> MemoryBank:
-    """The bank without tracked frames no later frame (or pass from a prompt) can read."""
-    anchors = [current, *bank.conditioning]
-    kept = {
-        frame: entry
-        for frame, entry in bank.tracked.items()
-        if any(abs(frame - anchor) <= MEMORY_REACH for anchor in anchors)
-    }
-    if len(kept) == len(bank.tracked):
-        return bank
-    return replace(bank, tracked=MappingProxyType(kept))
 
 
 def _check_object_id(object_id: object) -> int:

@@ -26,7 +26,7 @@ follows Meta; the two agree with at most four conditioning frames.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
@@ -46,11 +46,14 @@ class FrameMemory:
         memory: (B, M, G, G) the memory encoder's output (M = 64), bf16 as stored.
         pointer: (B, C) the object pointer (C = 256, the tracker width).
         object_score_logits: (B, 1) the frame's object-score logit (> 0: present).
+        selection_score: a tracked frame's memory-selection score (see
+            :mod:`~sam3lib.video.memory_selection`); None for conditioning frames.
     """
 
     memory: Tensor
     pointer: Tensor
     object_score_logits: Tensor
+    selection_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class MemoryBank:
             entry.memory.to(device=device, dtype=torch.bfloat16),
             entry.pointer.to(device),
             entry.object_score_logits.to(device),
+            entry.selection_score,
         )
         cond = dict(self.conditioning)
         tracked = dict(self.tracked)
@@ -111,6 +115,13 @@ class MemoryBank:
         else:
             tracked[frame] = stored
         return replace(self, conditioning=MappingProxyType(cond), tracked=MappingProxyType(tracked))
+
+    @property
+    def selection_scores(self) -> dict[int, float]:
+        """Tracked frames' memory-selection scores, where they have one."""
+        return {
+            t: e.selection_score for t, e in self.tracked.items() if e.selection_score is not None
+        }
 
     def entry(self, frame: int) -> FrameMemory:
         """The memory stored for ``frame`` (conditioning or tracked)."""
@@ -158,12 +169,15 @@ def select_memory_frames(
     num_memories: int = 7,
     max_conditioning: int = MAX_CONDITIONING_FRAMES,
     reverse: bool = False,
+    selection: Sequence[int] | None = None,
 ) -> list[MemorySlot]:
     """The spatial memories ``frame`` attends to, in Meta's order.
 
     Selected conditioning frames first (temporal row ``num_memories − 1``), then for
     ``k = num_memories − 1 … 1`` the frame ``k`` back (forward in ``reverse``), if it is a
-    tracked frame or an unselected conditioning frame (row ``k − 1``).
+    tracked frame or an unselected conditioning frame (row ``k − 1``). With memory
+    ``selection`` (:func:`~sam3lib.video.memory_selection.selectable_frames`, nearest last)
+    the ``k``-th from its end replaces the frame ``k`` back.
 
     Example:
         >>> [(s.frame, s.temporal_index) for s in select_memory_frames(9, [0], range(1, 9))]
@@ -174,7 +188,12 @@ def select_memory_frames(
     available = set(tracked) | set(unselected)
     step = 1 if reverse else -1
     for back in range(num_memories - 1, 0, -1):
-        previous = frame + step * back
+        if selection is None:
+            previous = frame + step * back
+        elif back <= len(selection):
+            previous = selection[-back]
+        else:
+            continue
         if previous in available:
             slots.append(MemorySlot(previous, back - 1))
     return slots
@@ -189,13 +208,16 @@ def select_pointer_frames(
     max_pointers: int = 16,
     max_conditioning: int = MAX_CONDITIONING_FRAMES,
     reverse: bool = False,
+    selection: Sequence[int] | None = None,
 ) -> list[PointerSlot]:
     """The object pointers ``frame`` attends to, in Meta's order.
 
     The selected conditioning frames at or before ``frame`` (at or after, in ``reverse``),
     with ``offset = (frame − t)``, negated in reverse; then for ``d = 1 … P − 1`` the frame
     ``d`` back, if tracked (or an unselected conditioning frame), with ``offset = d``. The
-    walk stops at the video's ends. ``P`` is :func:`pointer_window` (``min(T, 16)``).
+    walk stops at the video's ends. ``P`` is :func:`pointer_window` (``min(T, 16)``). With
+    memory ``selection`` the ``d``-th frame from its end, for ``d`` < its length (Meta leaves
+    out the oldest), replaces the frame ``d`` back; ``offset = d`` still.
 
     Example:
         >>> [(s.frame, s.offset) for s in select_pointer_frames(3, [0], [1, 2], num_frames=8)]
@@ -210,9 +232,14 @@ def select_pointer_frames(
     ]
     available = set(tracked) | set(unselected)
     for back in range(1, pointer_window(num_frames, max_pointers)):
-        previous = frame + back if reverse else frame - back
-        if previous < 0 or (num_frames is not None and previous >= num_frames):
-            break
+        if selection is not None:
+            if back >= len(selection):
+                break
+            previous = selection[-back]
+        else:
+            previous = frame + back if reverse else frame - back
+            if previous < 0 or (num_frames is not None and previous >= num_frames):
+                break
         if previous in available:
             slots.append(PointerSlot(previous, back))
     return slots

@@ -24,6 +24,7 @@ from sam3lib.video.memory_bank import (
     select_memory_frames,
     select_pointer_frames,
 )
+from sam3lib.video.memory_selection import selectable_frames
 
 MAX_OBJECT_POINTERS = 16  # VideoConfig.max_object_pointers; the head does not keep its config
 
@@ -39,17 +40,25 @@ def build_memory(
     reverse: bool = False,
     max_conditioning: int = MAX_CONDITIONING_FRAMES,
     max_pointers: int = MAX_OBJECT_POINTERS,
+    selection_threshold: float | None = None,
 ) -> tuple[Tensor, Tensor, int]:
     """The memory-attention inputs of ``frame``: memory (B, F·G² + 4P, M), its position
     encoding (same shape) and the number of pointer tokens 4P (a C-wide pointer is C/M
-    tokens, pointer-major)."""
+    tokens, pointer-major). ``selection_threshold``: Meta's memory selection
+    (:mod:`~sam3lib.video.memory_selection`) with this threshold; None: off."""
     temporal = video_part(head, "memory_temporal_positional_encoding", nn.Parameter)
     projection = video_part(head, "temporal_positional_encoding_projection_layer", nn.Module)
     num_memories = temporal.shape[0]
     conditioning, tracked = list(bank.conditioning), list(bank.tracked)
+    selection = None
+    if selection_threshold is not None:
+        selection = selectable_frames(
+            frame, bank.selection_scores, num_frames=num_frames, max_pointers=max_pointers,
+            reverse=reverse, threshold=selection_threshold,
+        )  # fmt: skip
     slots = select_memory_frames(
         frame, conditioning, tracked, num_memories=num_memories,
-        max_conditioning=max_conditioning, reverse=reverse,
+        max_conditioning=max_conditioning, reverse=reverse, selection=selection,
     )  # fmt: skip
     dtype = temporal.dtype
     memories, positions = [], []
@@ -63,7 +72,7 @@ def build_memory(
     window = pointer_window(num_frames, max_pointers)
     pointer_slots = select_pointer_frames(
         frame, conditioning, tracked, num_frames=num_frames, max_pointers=window,
-        max_conditioning=max_conditioning, reverse=reverse,
+        max_conditioning=max_conditioning, reverse=reverse, selection=selection,
     )  # fmt: skip
     num_pointer_tokens = 0
     if pointer_slots:

@@ -229,6 +229,7 @@ def start_tracking(
                 f"{name}: expected a non-empty dict {{object_id: prompt}}, e.g. "
                 "points={1: ([[410, 220]], [1])}"
             )
+    config = config or TrackingConfig()
     if not isinstance(offload_state, bool):
         raise InputError(f"offload_state: expected True or False, got {offload_state!r}")
     state_device = torch.device("cpu") if offload_state else None
@@ -237,10 +238,12 @@ def start_tracking(
     try:
         if text is not None:
             tracker: ClickTracker | TextTracker = TextTracker(
-                encoder, frames, text, config or TrackingConfig(), state_device
+                encoder, frames, text, config, state_device
             )
             return VideoTracking(tracker, frames, prompt)
-        clicking = ClickTracker(encoder, frames, state_device)
+        clicking = ClickTracker(
+            encoder, frames, state_device, config.memory_selection_threshold
+        )
         # A box starts a frame's prompt afresh: boxes first, then the clicks refine them.
         for object_id, box in (boxes or {}).items():
             clicking.add_prompt(frame, object_id, box=box)

@@ -19,11 +19,14 @@ Per frame, forward (``SAM3_TRACKER_FACTS.md`` §3 "Text video"):
    for SAM 3; the rest at the end), overlaps given to the highest score
    (:mod:`~sam3lib.video.frame_output`).
 
-Not modelled (documented in docs/video.md): Meta's ``use_memory_selection``; several prompts
-at once (transformers allows them, Meta restarts on a new text).
+Meta's memory selection (:mod:`~sam3lib.video.memory_selection`) is on by default
+(``TrackingConfig.memory_selection_threshold``), each frame's score the mean over the objects
+born on the same frame (Meta's tracker states). Not modelled: several prompts at once
+(transformers allows them, Meta restarts on a new text).
 
 Memory is bounded: an object keeps its four latest conditioning frames and the tracked frames
-of the last 16 (all a forward pass can still read), and at most 15 reported frames wait.
+a forward pass can still read (the last 16; with memory selection also the 15 latest that
+pass it), and at most 15 reported frames wait.
 """
 
 from __future__ import annotations
@@ -53,9 +56,11 @@ from sam3lib.video.frames import VideoFrames
 from sam3lib.video.lifecycle import TrackLifecycle
 from sam3lib.video.mask_cleanup import fill_holes_and_specks
 from sam3lib.video.memory_bank import MAX_CONDITIONING_FRAMES, FrameMemory, MemoryBank
+from sam3lib.video.memory_selection import object_selection_scores, reachable_frames
 from sam3lib.video.overlaps import blank_masks, memory_object_logits, suppress_shrunk_masks
 from sam3lib.video.result import TrackedFrame
 from sam3lib.video.tracker_step import (
+    StepOutput,
     encode_mask_memory,
     mask_prompt_step,
     tracked_step,
@@ -176,9 +181,13 @@ class TextTracker:
         track_ids = lifecycle.object_ids
         with self.encoder.running():
             steps = [
-                tracked_step(head, features, self._banks[i], index, self.frames.count)
+                tracked_step(
+                    head, features, self._banks[i], index, self.frames.count,
+                    selection_threshold=config.memory_selection_threshold,
+                )
                 for i in track_ids
-            ]
+            ]  # fmt: skip
+        selection = self._selection_scores(track_ids, steps)
         mask_size = self.encoder.mask_size
         track_logits = fill_holes_and_specks(
             torch.cat([s.mask_logits[:, 0] for s in steps])
@@ -210,7 +219,7 @@ class TextTracker:
         with self.encoder.running():
             self._write_track_memories(
                 encoded, [track_ids[r] for r in surviving], track_logits[surviving],
-                [steps[r].pointer for r in surviving],
+                [steps[r].pointer for r in surviving], selection,
                 {track_ids[r]: detection_logits[d] for r, d in recondition.items()
                  if r in surviving},
             )  # fmt: skip
@@ -252,6 +261,7 @@ class TextTracker:
         object_ids: list[int],
         logits: Tensor,
         pointers: list[Tensor],
+        selection: dict[int, float],
         reconditioned: dict[int, Tensor],
     ) -> None:
         if not object_ids:
@@ -270,11 +280,49 @@ class TextTracker:
             if detection is not None:
                 mask = _prompt_mask(detection, size)
                 pointer = mask_prompt_step(head, features, mask).pointer
-            entry = FrameMemory(memories[row : row + 1], pointer, scores[row : row + 1])
+            entry = FrameMemory(
+                memories[row : row + 1], pointer, scores[row : row + 1], selection[object_id]
+            )
             bank = self._banks[object_id].with_frame(
                 encoded.index, entry, conditioning=detection is not None
             )
-            self._banks[object_id] = _forward_window(bank, encoded.index)
+            self._banks[object_id] = self._forward_window(bank, encoded.index)
+
+    def _selection_scores(
+        self, track_ids: tuple[int, ...], steps: list[StepOutput]
+    ) -> dict[int, float]:
+        """Each track's frame score for memory selection: the mean over the objects born on
+        the same frame, which Meta tracks as one batch (one tracker state per birth frame)."""
+        assert self._lifecycle is not None
+        if not steps:
+            return {}
+        scores = torch.cat(
+            [object_selection_scores(s.object_score_logits, s.iou_scores) for s in steps]
+        ).tolist()
+        groups: dict[int, list[float]] = {}
+        for object_id, score in zip(track_ids, scores, strict=True):
+            groups.setdefault(self._lifecycle.first_frame(object_id), []).append(score)
+        return {
+            object_id: float(np.mean(groups[self._lifecycle.first_frame(object_id)]))
+            for object_id in track_ids
+        }
+
+    def _forward_window(self, bank: MemoryBank, current: int) -> MemoryBank:
+        """What a forward pass can still read: the latest conditioning frames (the selection
+        takes the nearest, and later ones only get nearer), the tracked frames of the last
+        16, and with memory selection the 15 latest that pass it."""
+        latest = set(sorted(bank.conditioning)[-MAX_CONDITIONING_FRAMES:])
+        conditioning = {
+            t: e for t, e in bank.conditioning.items() if t in latest or current - t < MEMORY_REACH
+        }
+        reachable = reachable_frames(
+            bank.tracked, bank.selection_scores, current, reach=MEMORY_REACH,
+            threshold=self.config.memory_selection_threshold, sides=(-1,),
+        )  # fmt: skip
+        tracked = {t: e for t, e in bank.tracked.items() if t in reachable}
+        if len(conditioning) == len(bank.conditioning) and len(tracked) == len(bank.tracked):
+            return bank
+        return replace(bank, conditioning=conditioning, tracked=tracked)
 
     def _start_object(self, encoded: EncodedFrame, object_id: int, logits: Tensor) -> None:
         head, features = self.encoder.head, encoded.tracker
@@ -318,16 +366,3 @@ def _prompt_mask(logits: Tensor, size: int) -> Tensor:
         logits[None, None].float(), size=(size, size), mode="bilinear", align_corners=False
     )
     return (resized > 0).float()
-
-
-def _forward_window(bank: MemoryBank, current: int) -> MemoryBank:
-    """What a forward pass can still read: the latest conditioning frames (the selection
-    takes the nearest, and later ones only get nearer) and the last 16 frames."""
-    latest = set(sorted(bank.conditioning)[-MAX_CONDITIONING_FRAMES:])
-    conditioning = {
-        t: e for t, e in bank.conditioning.items() if t in latest or current - t < MEMORY_REACH
-    }
-    tracked = {t: e for t, e in bank.tracked.items() if current - t < MEMORY_REACH}
-    if len(conditioning) == len(bank.conditioning) and len(tracked) == len(bank.tracked):
-        return bank
-    return replace(bank, conditioning=conditioning, tracked=tracked)

@@ -48,6 +48,7 @@ from sam3lib.model.outputs import InteractiveFeatures
 from sam3lib.model.two_way_transformer import FeedForward
 from sam3lib.video.memory_bank import MAX_CONDITIONING_FRAMES, FrameMemory, MemoryBank
 from sam3lib.video.memory_read import MAX_OBJECT_POINTERS, build_memory, video_part
+from sam3lib.video.overlaps import keep_highest_per_pixel
 
 NO_OBJECT_LOGIT = -1024.0  # Meta's NO_OBJ_SCORE: mask logits of an absent object
 MASK_PROMPT_SCALE, MASK_PROMPT_BIAS = 20.0, -10.0  # a mask prompt's output logits
@@ -166,12 +167,41 @@ def mask_at_prompt_size(features: TrackerFrameFeatures, mask: Tensor) -> Tensor:
 def write_mask_prompt_memory(
     head: InteractiveHead, features: TrackerFrameFeatures, mask: Tensor, output: StepOutput
 ) -> FrameMemory:
-    """The bank entry of a :func:`mask_prompt_step` frame: Meta encodes the prompt's own
-    ``mask · 20 − 10`` logits at 16·G (sigmoid path, the mask did not come from clicks), not
-    the step's low-res logits."""
-    logits = mask_at_prompt_size(features, mask) * MASK_PROMPT_SCALE + MASK_PROMPT_BIAS
-    memory = encode_mask_memory(head, features, logits, output.object_score_logits, prompted=False)
+    """The bank entry of a :func:`mask_prompt_step` frame, as Meta's ``add_new_mask`` and then
+    ``propagate_in_video_preflight`` write it: the mask as its low-res logits
+    (:func:`mask_prompt_memory_logits`), then like a clicked frame (bilinear to S, binarised)."""
+    logits = mask_prompt_memory_logits(features, mask)
+    memory = encode_prompted_memories(head, features, logits, output.object_score_logits)
     return FrameMemory(memory, output.pointer, output.object_score_logits)
+
+
+def mask_prompt_memory_logits(features: TrackerFrameFeatures, mask: Tensor) -> Tensor:
+    """(B, 1, H, W) mask at its own (video) size -> Meta's low-res logits of a mask-prompted
+    frame, (B, 1, 4G, 4G): the mask (> 0.5) as ±1024, resized with antialiasing
+    (``_consolidate_temp_output_across_obj`` on ``pred_masks_video_res``)."""
+    size = features.high_res_x4.shape[-2:]
+    logits = torch.where(mask > 0.5, -NO_OBJECT_LOGIT, NO_OBJECT_LOGIT).float()
+    if logits.shape[-2:] != size:
+        logits = F.interpolate(logits, size=size, mode="bilinear", antialias=True)
+    return logits
+
+
+def encode_prompted_memories(
+    head: InteractiveHead,
+    features: TrackerFrameFeatures,
+    mask_logits: Tensor,
+    object_score_logits: Tensor,
+) -> Tensor:
+    """The memories of B objects prompted on one frame, (B, M, G, G), as Meta's
+    ``propagate_in_video_preflight`` encodes them: the low-res logits (B, 1, 4G, 4G)
+    bilinearly to S, each pixel kept only by the object with the highest logit (the others
+    clamped to ≤ −10), binarised."""
+    size = head.prompt_encoder.image_size
+    high_res = F.interpolate(
+        mask_logits.float(), size=(size, size), mode="bilinear", align_corners=False
+    )
+    high_res = keep_highest_per_pixel(high_res[:, 0])[:, None]
+    return encode_mask_memory(head, features, high_res, object_score_logits, prompted=True)
 
 
 def tracked_step(
@@ -184,14 +214,17 @@ def tracked_step(
     reverse: bool = False,
     max_conditioning: int = MAX_CONDITIONING_FRAMES,
     max_pointers: int = MAX_OBJECT_POINTERS,
+    selection_threshold: float | None = None,
 ) -> StepOutput:
     """A frame without prompts: memory attention over ``bank``, then the decoder (multimask,
-    best IoU). ``num_frames``: the video's length, None for a stream of unknown length."""
+    best IoU). ``num_frames``: the video's length, None for a stream of unknown length;
+    ``selection_threshold``: Meta's memory selection (None: off)."""
     if not bank.conditioning:
         raise ValueError("a tracked frame needs at least one conditioning frame in the bank")
     memory, memory_pos, num_pointer_tokens = build_memory(
         head, bank, frame, num_frames,
         reverse=reverse, max_conditioning=max_conditioning, max_pointers=max_pointers,
+        selection_threshold=selection_threshold,
     )  # fmt: skip
     attention = video_part(head, "memory_attention", MemoryAttention)
     current = features.features
@@ -246,11 +279,17 @@ def encode_mask_memory(
 
 
 def write_memory(
-    head: InteractiveHead, features: TrackerFrameFeatures, output: StepOutput, *, prompted: bool
+    head: InteractiveHead,
+    features: TrackerFrameFeatures,
+    output: StepOutput,
+    *,
+    prompted: bool,
+    selection_score: float | None = None,
 ) -> FrameMemory:
-    """:func:`encode_memory` with the step's pointer and score: the frame's bank entry."""
+    """:func:`encode_memory` with the step's pointer and score: the frame's bank entry
+    (``selection_score``: a tracked frame's, see :mod:`~sam3lib.video.memory_selection`)."""
     memory = encode_memory(head, features, output, prompted=prompted)
-    return FrameMemory(memory, output.pointer, output.object_score_logits)
+    return FrameMemory(memory, output.pointer, output.object_score_logits, selection_score)
 
 
 def _decode_step(

@@ -1,5 +1,6 @@
-"""Thresholds of text-prompted video tracking: which detections start objects, which objects
-are removed, re-conditioned or kept out of memory.
+"""Thresholds of video tracking: which detections start objects, which objects are removed,
+re-conditioned or kept out of memory (text tracking), which tracked frames serve as memory
+(both modes).
 
 Defaults are Meta's ``build_sam3_video_model(apply_temporal_disambiguation=True)`` (sam3 0.1.4,
 the arguments it passes to ``Sam3VideoInferenceWithInstanceInteractivity``, and the constants
@@ -117,6 +118,11 @@ class TrackingConfig:
     # Object score the memory encoder is given: +this for a non-empty mask, -this for an empty
     # one (the tracker's own score is not used).
     memory_object_logit: float = 10.0
+    # --- memory selection (text and click tracking) ---------------------------------------
+    # A tracked frame serves as memory only if its score (objects tracked together: mean of
+    # (2σ(s) − 1 if s > 0 else 0) × predicted IoU) is > this; None turns selection off, as
+    # transformers has it [use_memory_selection, mf_threshold].
+    memory_selection_threshold: float | None = 0.01
 
     def __post_init__(self) -> None:
         for name in _UNIT_INTERVAL_FIELDS:
@@ -149,16 +155,25 @@ class TrackingConfig:
                 "expected keep_alive_min <= keep_alive_initial <= keep_alive_max, got "
                 f"{self.keep_alive_min}, {self.keep_alive_initial}, {self.keep_alive_max}"
             )
+        selection = self.memory_selection_threshold
+        if selection is not None and not (
+            isinstance(selection, (int, float)) and math.isfinite(selection)
+        ):
+            raise ConfigError(
+                f"memory_selection_threshold: expected None or a number, got {selection!r}"
+            )
         if not (math.isfinite(self.recondition_object_logit) and self.memory_object_logit > 0):
             raise ConfigError("recondition_object_logit must be finite, memory_object_logit > 0")
 
     @classmethod
     def without_temporal_disambiguation(cls) -> TrackingConfig:
-        """Meta's ablation (``apply_temporal_disambiguation=False``): no hot start (0/0/0) and
-        no re-conditioning; NMS, association, occlusion and hole filling as the default."""
+        """Meta's ablation (``apply_temporal_disambiguation=False``): no hot start (0/0/0), no
+        re-conditioning, no memory selection; NMS, association, occlusion and hole filling as
+        the default."""
         return cls(
             hotstart_frames=0,
             hotstart_unmatched_frames=0,
             hotstart_duplicate_frames=0,
             recondition_every=0,
+            memory_selection_threshold=None,
         )
