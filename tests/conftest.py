@@ -20,6 +20,7 @@ from helpers.transformers_reference import (
     save_reference,
 )
 from helpers.transformers_tracker_reference import build_tiny_tracker_reference, our_state_dict
+from helpers.video_checkpoint import write_tiny_video_checkpoint
 from sam3lib import Segmenter
 from sam3lib.model import Sam3Config
 from sam3lib.tokenizer import write_clip_vocab_files
@@ -149,3 +150,18 @@ def photo() -> npt.NDArray[np.uint8]:
     blue = (rows + cols) % 256
     image = np.stack([red, green, blue], axis=-1) + rng.integers(0, 40, (190, 250, 3))
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def video_checkpoint_dir(shared_reference: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny checkpoint that can track (:mod:`helpers.video_checkpoint`)."""
+    directory = tmp_path_factory.mktemp("tiny_video_checkpoint")
+    return write_tiny_video_checkpoint(
+        directory, shared_reference / "clip_bpe_simple_vocab_16e6.txt.gz"
+    )
+
+
+@pytest.fixture(scope="session")
+def video_segmenter(video_checkpoint_dir: Path) -> Segmenter:
+    """An fp32 Segmenter on :func:`video_checkpoint_dir`."""
+    return Segmenter.from_pretrained(video_checkpoint_dir)

@@ -12,7 +12,6 @@ import gradio as gr
 import pytest
 
 from helpers.clips import random_clip
-from helpers.video_checkpoint import write_tiny_video_checkpoint
 from sam3lib import InputError, InteractiveUnavailableError, Segmenter, TrackingConfig
 from sam3lib.app.models import ModelPool
 from sam3lib.app.video_tab import (
@@ -35,14 +34,6 @@ FINDS_OBJECTS = TrackingConfig(
     hotstart_unmatched_frames=2,
     hotstart_duplicate_frames=2,
 )
-
-
-@pytest.fixture(scope="module")
-def video_segmenter(shared_reference: Path, tmp_path_factory: pytest.TempPathFactory) -> Segmenter:
-    """The tiny checkpoint that tracks (``tests/video``'s), fp32."""
-    directory = tmp_path_factory.mktemp("tiny_video_checkpoint")
-    vocabulary = shared_reference / "clip_bpe_simple_vocab_16e6.txt.gz"
-    return Segmenter.from_pretrained(write_tiny_video_checkpoint(directory, vocabulary))
 
 
 @pytest.fixture(scope="module")

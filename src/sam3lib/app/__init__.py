@@ -1,7 +1,7 @@
 """``sam3lib app``: the web demo (Gradio), installed with the ``app`` extra.
 
 Drop an image, type "red car", see every red car outlined; or click an object and see its
-mask. A thin layer over the library: segmentation is :meth:`Segmenter.segment` and
+mask; or drop a video and see every "person" tracked. A thin layer over the library: segmentation is :meth:`Segmenter.segment` and
 :meth:`Segmenter.predict`, drawing is :func:`sam3lib.visualize.draw_overlay`, exports are
 :class:`~sam3lib.SegmentationResult`'s.
 
@@ -14,8 +14,9 @@ mask. A thin layer over the library: segmentation is :meth:`Segmenter.segment` a
 - :mod:`~sam3lib.app.samples`: sample pictures, drawn procedurally;
 - :mod:`~sam3lib.app.storage`: the private folder the command gives Gradio;
 - :mod:`~sam3lib.app.ui`: the Gradio page (``build_app``), its click tab in
-  :mod:`~sam3lib.app.click_tab`; :mod:`~sam3lib.app.command`.
+  :mod:`~sam3lib.app.click_tab`, its video tab in :mod:`~sam3lib.app.video_tab`;
+  :mod:`~sam3lib.app.command`.
 
-Only :mod:`~sam3lib.app.ui`, :mod:`~sam3lib.app.click_tab` and the command import gradio, and
+Only :mod:`~sam3lib.app.ui`, the tabs and the command import gradio, and
 ``import sam3lib`` imports none of this.
 """

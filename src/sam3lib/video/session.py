@@ -56,9 +56,11 @@ class VideoTracking:
         tracker: ClickTracker | TextTracker,
         frames: VideoFrames,
         prompt: str | None = None,
+        source: FrameSource | None = None,
     ) -> None:
         self.tracker = tracker
         self.frames = frames
+        self.source = source  #: what ``frames`` were opened from
         self.prompt = prompt  #: the text prompt of a text-tracked video
 
     @property
@@ -157,15 +159,23 @@ class VideoTracking:
         if video is None and json is None and mot is None:
             raise InputError("save: give at least one of video=, json= or mot=")
         frames = tqdm(self, total=self.num_frames, unit="frame", disable=not progress)
-        return write_outputs(
-            frames,
-            self.frames,
-            video=video,
-            json=json,
-            mot=mot,
-            name=name,
-            category=category if category is not None else self.prompt,
-        )
+        # A file gets a second reader for drawing: the tracker reads ahead (text tracking
+        # reports 14 frames late), and one reader would seek back and decode again each time.
+        separate = video is not None and isinstance(self.source, (str, os.PathLike))
+        drawing = open_frames(self.source) if separate else self.frames  # type: ignore[arg-type]
+        try:
+            return write_outputs(
+                frames,
+                drawing,
+                video=video,
+                json=json,
+                mot=mot,
+                name=name,
+                category=category if category is not None else self.prompt,
+            )
+        finally:
+            if drawing is not self.frames:
+                drawing.close()
 
     def close(self) -> None:
         """Closes the video file."""
@@ -240,10 +250,8 @@ def start_tracking(
             tracker: ClickTracker | TextTracker = TextTracker(
                 encoder, frames, text, config, state_device
             )
-            return VideoTracking(tracker, frames, prompt)
-        clicking = ClickTracker(
-            encoder, frames, state_device, config.memory_selection_threshold
-        )
+            return VideoTracking(tracker, frames, prompt, source)
+        clicking = ClickTracker(encoder, frames, state_device, config.memory_selection_threshold)
         # A box starts a frame's prompt afresh: boxes first, then the clicks refine them.
         for object_id, box in (boxes or {}).items():
             clicking.add_prompt(frame, object_id, box=box)
@@ -252,7 +260,7 @@ def start_tracking(
             clicking.add_prompt(frame, object_id, points=object_points, labels=labels)
         for object_id, mask in (masks or {}).items():
             clicking.add_prompt(frame, object_id, mask=mask)
-        return VideoTracking(clicking, frames)
+        return VideoTracking(clicking, frames, source=source)
     except BaseException:
         frames.close()
         raise
