@@ -34,7 +34,6 @@ from helpers.meta_sam3 import bare_package, meta_sam3_root, stand_in
 from sam3lib.checkpoint import meta_to_ours
 from sam3lib.model.config import TrackerConfig, VideoConfig
 from sam3lib.model.interactive import InteractiveHead
-from sam3lib.model.layers import sine_position_grid
 from sam3lib.video.frame_encoder import EncodedFrame, FrameEncoder
 from sam3lib.video.memory_bank import FrameMemory, MemoryBank
 from sam3lib.video.tracker_step import TrackerFrameFeatures
@@ -235,23 +234,6 @@ def build_our_head(tracker: Any) -> InteractiveHead:
     head = InteractiveHead(TrackerConfig(), IMAGE_SIZE, GRID, VideoConfig()).eval()
     head.load_state_dict(ours, strict=True)
     return head
-
-
-def random_frame_features(num_frames: int, seed: int = 0) -> list[TrackerFrameFeatures]:
-    """Per frame: random tracker features as both sides cache them (levels x4 and x2 after
-    ``conv_s0``/``conv_s1``, as Meta's ``forward_image`` leaves them) and the coarsest
-    level's sine position encoding."""
-    generator = torch.Generator().manual_seed(seed)
-    position = sine_position_grid(GRID, GRID, WIDTH // 2, torch.device("cpu"))
-    return [
-        TrackerFrameFeatures(
-            torch.randn(1, WIDTH // 8, 4 * GRID, 4 * GRID, generator=generator),
-            torch.randn(1, WIDTH // 4, 2 * GRID, 2 * GRID, generator=generator),
-            torch.randn(1, WIDTH, GRID, GRID, generator=generator),
-            position,
-        )
-        for _ in range(num_frames)
-    ]
 
 
 def meta_state(tracker: Any, frames: list[TrackerFrameFeatures]) -> dict[str, Any]:

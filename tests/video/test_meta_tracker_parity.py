@@ -38,8 +38,8 @@ from helpers.meta_tracker import (
     meta_on_cpu,
     meta_propagate,
     meta_state,
-    random_frame_features,
 )
+from helpers.video_reference import random_frame_features
 from sam3lib.model.interactive import InteractiveHead
 from sam3lib.video.click_tracking import ClickTracker
 from sam3lib.video.frames import open_frames
