@@ -1,6 +1,8 @@
 """Full-size video tracking on this CPU: where a frame's time goes, for 1 and 3 objects.
 
-Not part of CI (about 10 minutes on two cores with ``--frames 3``). The published SAM 3 with
+Not part of CI: ``--frames 3`` encodes 8 frames, 18 minutes on two cores busy with other
+work (load 6-8; 70-160 s a frame), under 10 on quiet ones (docs/benchmarks.md: ~21 s for
+``encode_image``), plus a minute for the checkpoint. The published SAM 3 with
 its video memory (``Sam3Config()``: 1008 px, 32-layer ViT, tracker width 256) on random
 weights, written as a checkpoint (~3.4 GB, fp32) and loaded by ``Segmenter.from_pretrained``;
 frames are random 1280x720 pictures, streamed from a generator.
@@ -125,7 +127,8 @@ def text_run(segmenter: Segmenter, objects: int) -> list[dict[str, Any]]:
     rows = []
     tracking = segmenter.track(random_frames(2, FRAME_SIZE), "person", config=text_config(objects))
     for frame in tracking:
-        rows.append({"frame": frame.index, "objects": len(frame.object_ids), **frame.timings})
+        tracked = len(tracking.object_ids)  # shown ones may be fewer (empty masks)
+        rows.append({"frame": frame.index, "objects": tracked, **frame.timings})
         print(json.dumps(rows[-1]), flush=True)
     tracking.close()
     return rows
@@ -143,7 +146,7 @@ def print_tables(click: list[dict[str, Any]], text: list[dict[str, Any]]) -> Non
     print("(frame 0: the prompted decoder and its memory; later frames: memory attention +")
     print(" decoder and the memory encoder, per object)")
     print("\ntext tracking, seconds per frame (TrackedFrame.timings)")
-    print("frame  objects  encode_image  detect   track  memory  postprocess")
+    print("frame  tracked  encode_image  detect   track  memory  postprocess")
     for row in text:
         print(
             f"{row['frame']:5d}  {row['objects']:7d}  {row['encode_image']:12.2f}  "
