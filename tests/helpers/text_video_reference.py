@@ -374,14 +374,55 @@ def meta_update_memories(
         stored["maskmem_pos_enc"] = position[:, obj_idx : obj_idx + 1]
 
 
+def paired_before_removal(self: Any, **kwargs: Any) -> Any:
+    """transformers' ``_det_track_one_frame`` with this frame's tracker masks and scores
+    paired with the objects tracked *when the frame began*: transformers pairs them with the
+    objects left after the frame's hot-start removals, so after a removal each mask and
+    score goes to the next object (``build_outputs`` and the tracker-score update zip
+    ``inference_session.obj_ids`` after ``remove_object``). Meta pairs them before."""
+    session, frame_idx = kwargs["inference_session"], kwargs["frame_idx"]
+    tracked = list(session.obj_ids)
+    execute = self.run_tracker_update_execution_phase
+    build = self.build_outputs
+
+    def execute_then_restore_ids(**inner: Any) -> Any:
+        result = execute(**inner)
+        session.ids_after_removal = list(session.obj_ids)
+        session.obj_ids = tracked  # read by build_outputs, then put back below
+        return result
+
+    def build_with_ids_before(**inner: Any) -> Any:
+        try:
+            return build(**inner)
+        finally:
+            session.obj_ids = session.ids_after_removal
+
+    self.run_tracker_update_execution_phase = execute_then_restore_ids
+    self.build_outputs = build_with_ids_before
+    try:
+        masks, scores, metadata, tracker_scores = type(self)._det_track_one_frame(self, **kwargs)
+    finally:
+        del self.run_tracker_update_execution_phase, self.build_outputs
+    if tracked:
+        frame_scores = metadata["obj_id_to_tracker_score_frame_wise"][frame_idx]
+        for obj_id in session.obj_ids:
+            frame_scores.pop(obj_id, None)
+        frame_scores.update(zip(tracked, tracker_scores, strict=True))
+    return masks, scores, metadata, tracker_scores
+
+
 @contextmanager
-def meta_aligned(model: Any) -> Iterator[None]:
-    """Within the block ``model`` (a ``Sam3VideoModel``) follows Meta where it can differ."""
-    patches = {
+def meta_aligned(model: Any, *, pair_before_removal: bool = True) -> Iterator[None]:
+    """Within the block ``model`` (a ``Sam3VideoModel``) follows Meta where it can differ
+    (``pair_before_removal=False`` leaves transformers' pairing after removals, for the
+    control)."""
+    patches: dict[str, Any] = {
         "run_detection": meta_run_detection,
         "_tracker_add_new_objects": meta_add_new_objects,
         "_tracker_update_memories": meta_update_memories,
     }
+    if pair_before_removal:
+        patches["_det_track_one_frame"] = paired_before_removal
     with ExitStack() as stack:
         stack.enter_context(reference_kernels())
         for name, function in patches.items():

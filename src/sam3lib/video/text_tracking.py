@@ -14,7 +14,9 @@ Per frame, forward (``SAM3_TRACKER_FACTS.md`` §3 "Text video"):
    argmax would shrink by > 70 % left out, object score ±10 by area, sigmoid path
    (:mod:`~sam3lib.video.overlaps`); a re-conditioned track's frame becomes a conditioning
    frame whose pointer comes from the detection's mask;
-5. newborns: the detection's logits bilinearly to 16·G, > 0, as a mask prompt;
+5. newborns: the detection's logits bilinearly to 16·G, > 0, as a mask prompt; their
+   memories written as Meta's predictor writes a mask-prompted frame's (via the video's
+   size, the frame's newborns together);
 6. the frame is reported once hot start can no longer remove its objects (14 frames later
    for SAM 3; the rest at the end), overlaps given to the highest score
    (:mod:`~sam3lib.video.frame_output`).
@@ -62,9 +64,10 @@ from sam3lib.video.result import TrackedFrame
 from sam3lib.video.tracker_step import (
     StepOutput,
     encode_mask_memory,
+    encode_prompted_memories,
+    mask_prompt_memory_logits,
     mask_prompt_step,
     tracked_step,
-    write_mask_prompt_memory,
 )
 from sam3lib.video.tracking_config import TrackingConfig
 
@@ -226,8 +229,7 @@ class TextTracker:
             newborn_logits = fill_holes_and_specks(
                 detection_logits[admitted], config.fill_hole_area
             )
-            for object_id, row in zip(update.new_object_ids, admitted.tolist(), strict=True):
-                self._start_object(encoded, object_id, detection_logits[row])
+            self._start_objects(encoded, update.new_object_ids, detection_logits[admitted])
         timings["memory"] = self._elapsed(started)
         for object_id in set(update.new_object_ids) & self._removed_by_user:
             lifecycle.remove(object_id)
@@ -324,13 +326,31 @@ class TextTracker:
             return bank
         return replace(bank, conditioning=conditioning, tracked=tracked)
 
-    def _start_object(self, encoded: EncodedFrame, object_id: int, logits: Tensor) -> None:
+    def _start_objects(
+        self, encoded: EncodedFrame, object_ids: tuple[int, ...], logits: Tensor
+    ) -> None:
+        """Newborns as Meta adds them (``add_new_mask`` per object into one new tracker state,
+        then its ``propagate_in_video_preflight``): each detection's logits bilinearly to
+        16·G, > 0, as the mask prompt (pointer from it); for the memory, that mask resized
+        with antialiasing to the video's size, > 0.5, a later newborn's mask taking its
+        pixels from the earlier ones', then as a mask-prompted frame's logits, the newborns
+        encoded together (:func:`~sam3lib.video.tracker_step.encode_prompted_memories`)."""
+        if not object_ids:
+            return
         head, features = self.encoder.head, encoded.tracker
-        mask = _prompt_mask(logits, features.high_res_x4.shape[-1] * 4)
-        output = mask_prompt_step(head, features, mask)
-        entry = write_mask_prompt_memory(head, features, mask, output)
-        bank = MemoryBank(device=self.state_device)
-        self._banks[object_id] = bank.with_frame(encoded.index, entry, conditioning=True)
+        masks = torch.cat([_prompt_mask(row, features.high_res_x4.shape[-1] * 4) for row in logits])
+        outputs = [mask_prompt_step(head, features, mask[None]) for mask in masks]
+        video_masks = F.interpolate(masks, size=encoded.size, mode="bilinear", antialias=True) > 0.5
+        for later in range(1, len(video_masks)):
+            video_masks[:later] &= ~video_masks[later]
+        scores = torch.cat([output.object_score_logits for output in outputs])
+        memories = encode_prompted_memories(
+            head, features, mask_prompt_memory_logits(features, video_masks.float()), scores
+        )
+        for row, (object_id, output) in enumerate(zip(object_ids, outputs, strict=True)):
+            entry = FrameMemory(memories[row : row + 1], output.pointer, scores[row : row + 1])
+            bank = MemoryBank(device=self.state_device)
+            self._banks[object_id] = bank.with_frame(encoded.index, entry, conditioning=True)
 
     def _report(self, pending: _Pending) -> TrackedFrame:
         assert self._lifecycle is not None
