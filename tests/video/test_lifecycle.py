@@ -73,6 +73,24 @@ def test_removed_ids_are_never_reused() -> None:
     assert lifecycle.removed_ids == {1}
 
 
+def test_removed_objects_are_forgotten_once_no_waiting_frame_can_show_them() -> None:
+    """A long stream's book-keeping stays bounded: an object removed on frame r is listed
+    (to hide it in frames still waiting) until frame r + hotstart_frames, then forgotten."""
+    config = TrackingConfig(
+        hotstart_frames=3, hotstart_unmatched_frames=1, hotstart_duplicate_frames=1
+    )
+    lifecycle = TrackLifecycle(config)
+    for frame in range(0, 40, 2):  # a new object on every even frame, unmatched on the odd
+        step(lifecycle, frame, tuple(LEFT for _ in lifecycle.object_ids), (LEFT,))
+        update = step(lifecycle, frame + 1, tuple(LEFT for _ in lifecycle.object_ids))
+        assert update.removed_ids, "each newborn goes: the test has no teeth"
+    assert lifecycle.object_ids == ()
+    assert lifecycle.removed_ids == {18, 19}  # removed on frames 37 and 39: within 3 frames
+    assert step(lifecycle, 43, ()).removed_ids == set()
+    assert lifecycle.removed_ids == set()
+    assert step(lifecycle, 44, (), (LEFT,)).new_object_ids == (20,)  # ids are still not reused
+
+
 def test_the_birth_score_stays_the_reported_score() -> None:
     lifecycle = born(0, LEFT)
     step(lifecycle, 1, (LEFT,), (LEFT,), detection_score=0.6)

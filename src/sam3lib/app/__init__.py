@@ -1,8 +1,9 @@
 """``sam3lib app``: the web demo (Gradio), installed with the ``app`` extra.
 
 Drop an image, type "red car", see every red car outlined; or click an object and see its
-mask; or drop a video and see every "person" tracked. A thin layer over the library: segmentation is :meth:`Segmenter.segment` and
-:meth:`Segmenter.predict`, drawing is :func:`sam3lib.visualize.draw_overlay`, exports are
+mask; or drop a video and see every "person" tracked. A thin layer over the library:
+segmentation is :meth:`Segmenter.segment` and :meth:`Segmenter.predict`, tracking
+:meth:`Segmenter.track`, drawing is :func:`sam3lib.visualize.draw_overlay`, exports are
 :class:`~sam3lib.SegmentationResult`'s.
 
 - :mod:`~sam3lib.app.inputs`: what users type (prompts, boxes), parsed;

@@ -298,7 +298,9 @@ class ClickTracker:
         can read (:func:`~sam3lib.video.memory_selection.reachable_frames`)."""
         scores = bank.selection_scores
         kept: set[int] = set()
-        for anchor in (current, *bank.conditioning):
+        # A stream only goes forward: no pass will start at a prompted frame again.
+        anchors = (current,) if self._streaming else (current, *bank.conditioning)
+        for anchor in anchors:
             kept |= reachable_frames(
                 bank.tracked, scores, anchor, reach=MEMORY_REACH,
                 threshold=self.selection_threshold,

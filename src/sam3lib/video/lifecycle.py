@@ -83,7 +83,9 @@ class TrackLifecycle:
         self._duplicate_counts: dict[tuple[int, int], int] = {}
         self._keep_alive: dict[int, int] = {}
         self._removed: set[int] = set()
+        self._removed_at: dict[int, int] = {}  # removed object -> the frame it was removed on
         self._last_occluded: dict[int, int] = {}
+        self._last_frame = 0
 
     @property
     def object_ids(self) -> tuple[int, ...]:
@@ -92,7 +94,8 @@ class TrackLifecycle:
 
     @property
     def removed_ids(self) -> frozenset[int]:
-        """Every object hot start has removed so far."""
+        """The objects removed (by hot start or :meth:`remove`) within the last
+        ``hotstart_frames`` frames: every one a frame not yet reported may show."""
         return frozenset(self._removed)
 
     def remove(self, object_id: int) -> None:
@@ -107,6 +110,7 @@ class TrackLifecycle:
             raise InputError(f"object_id: no tracked object {object_id} (tracked: {known})")
         self._object_ids.remove(object_id)
         self._removed.add(object_id)
+        self._removed_at[object_id] = self._last_frame
 
     def birth_score(self, object_id: int) -> float:
         """The detection score the object was born with: its reported score on every frame."""
@@ -158,6 +162,9 @@ class TrackLifecycle:
         removed, hidden = self._apply_hotstart(frame_index, track_ids, association, reverse)
         blanked = self._suppress_occluded(frame_index, track_ids, track_masks, removed, reverse)
         self._removed |= removed
+        self._removed_at.update(dict.fromkeys(removed, frame_index))
+        self._last_frame = frame_index
+        self._forget_removed(frame_index)
         self._object_ids = [i for i in self._object_ids + list(new_ids) if i not in removed]
         return FrameUpdate(
             frame_index=frame_index,
@@ -167,6 +174,30 @@ class TrackLifecycle:
             hidden_ids=frozenset(hidden),
             blanked=blanked,
         )
+
+    def _forget_removed(self, frame_index: int) -> None:
+        """Drops what is kept about objects removed more than ``hotstart_frames`` frames ago:
+        no frame still waiting to be reported can show them, and their counters can no
+        longer remove anyone (so a long stream's book-keeping stays bounded)."""
+        window = self.config.hotstart_frames
+        gone = {i for i, at in self._removed_at.items() if abs(frame_index - at) > window}
+        if not gone:
+            return
+        for table in (
+            self._birth_scores,
+            self._first_frames,
+            self._unmatched_counts,
+            self._keep_alive,
+            self._removed_at,
+        ):
+            for object_id in gone:
+                table.pop(object_id, None)
+        self._removed -= gone
+        self._duplicate_counts = {
+            pair: count
+            for pair, count in self._duplicate_counts.items()
+            if not gone.intersection(pair)
+        }
 
     def _admit(
         self, frame_index: int, admitted: torch.Tensor, detection_scores: torch.Tensor
