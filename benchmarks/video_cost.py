@@ -14,6 +14,8 @@ frames are random 1280x720 pictures, streamed from a generator.
   (``write_memory``); the rest of the frame (its masks at 1280x720, boxes) as ``other``.
   Click tracking has no timings of its own: the functions are wrapped where the click
   tracker looks them up (the library is not changed).
+- Steady state: one object's tracker step and memory encoder with a full bank (from the 16th
+  frame on: 7 memories, 16 pointers), which the first frames of a run do not reach.
 - Text tracking (``seg.track(frames, "person", ...)``) of 2 frames with the thresholds at 0
   and at most 3 objects, so that frame 0's detections start 3 objects and frame 1 tracks
   them: each frame's own timings (encode_image, detect = the detector's decoder on the
@@ -46,6 +48,8 @@ from sam3lib.bench.weights import random_state_dict, write_checkpoint
 from sam3lib.model import Sam3Config
 from sam3lib.video import click_tracking
 from sam3lib.video.frame_encoder import FrameEncoder
+from sam3lib.video.memory_bank import MemoryBank
+from sam3lib.video.tracker_step import prompted_step, tracked_step, write_memory
 from video_memory import random_frames, text_config
 
 FRAME_SIZE = (720, 1280)
@@ -134,7 +138,42 @@ def text_run(segmenter: Segmenter, objects: int) -> list[dict[str, Any]]:
     return rows
 
 
-def print_tables(click: list[dict[str, Any]], text: list[dict[str, Any]]) -> None:
+def steady_step(segmenter: Segmenter, repeats: int = 2) -> dict[str, float]:
+    """One object's tracker step at full reach, as every frame from the 16th on: a bank of a
+    prompted frame and 15 tracked ones, so memory attention reads 7 memories and 16 object
+    pointers (the first frames of a run read fewer). The bank repeats one real entry: the
+    cost does not depend on the values. Best of ``repeats``."""
+    encoder = FrameEncoder(segmenter.backend)
+    started = time.perf_counter()
+    encoded = encoder.encode(16, next(iter(random_frames(1, FRAME_SIZE))))
+    encode = time.perf_counter() - started
+    size = encoder.model_size
+    coords = torch.tensor([[[size / 2, size / 2], [0.0, 0.0]]])
+    labels = torch.tensor([[1, -1]])
+    head, features = encoder.head, encoded.tracker
+    with encoder.running():
+        entry = write_memory(
+            head, features, prompted_step(head, features, coords, labels), prompted=True
+        )
+        bank = MemoryBank().with_frame(0, entry, conditioning=True)
+        for frame in range(1, 16):
+            bank = bank.with_frame(frame, entry, conditioning=False)
+        seconds: dict[str, list[float]] = {"step": [], "memory": []}
+        for _ in range(repeats):
+            started = time.perf_counter()
+            output = tracked_step(head, features, bank, 16, None)
+            seconds["step"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            write_memory(head, features, output, prompted=False)
+            seconds["memory"].append(time.perf_counter() - started)
+    row = {"encode": encode, "step": min(seconds["step"]), "memory": min(seconds["memory"])}
+    print(json.dumps({"steady": row}), flush=True)
+    return row
+
+
+def print_tables(
+    click: list[dict[str, Any]], text: list[dict[str, Any]], steady: dict[str, float]
+) -> None:
     print("\nclick tracking, seconds per frame (1280x720 frames, 1008 px model input)")
     print("objects  frame  ViT+necks  step/object  memory enc/object  other   total")
     for row in click:
@@ -155,6 +194,11 @@ def print_tables(click: list[dict[str, Any]], text: list[dict[str, Any]]) -> Non
         )
     print("(frame 0: detections start the objects, memory = their mask prompts; frame 1:")
     print(" track and memory cover every object)")
+    print("\nsteady state, one object (7 memories, 16 pointers read), seconds")
+    print(
+        f"ViT+necks {steady['encode']:.2f}  tracker step {steady['step']:.3f}  "
+        f"memory encoder {steady['memory']:.3f}"
+    )
 
 
 def main() -> int:
@@ -182,9 +226,15 @@ def main() -> int:
         print(f"checkpoint written and loaded in {time.perf_counter() - started:.0f} s")
         click = [row for n in (1, 3) for row in click_run(segmenter, n, args.frames)]
         text = text_run(segmenter, 3)
-    print_tables(click, text)
+        steady = steady_step(segmenter)
+    print_tables(click, text, steady)
     if args.json:
-        report = {"machine": describe_machine(), "click": click, "text": text}
+        report = {
+            "machine": describe_machine(),
+            "click": click,
+            "text": text,
+            "steady": steady,
+        }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
