@@ -68,6 +68,12 @@ SCENARIOS: dict[str, list[tuple[Any, ...]]] = {
         ("prompt", 5, 1, {"points": [[40.0, 40.0]], "labels": [1]}),
         ("propagate", False),
     ],
+    "mask correction": [  # clicks on a mask-prompted frame refine its ±1024 logits
+        ("prompt", 0, 1, {"mask": MASK}),
+        ("propagate", False),
+        ("prompt", 0, 1, {"points": [[40.0, 30.0]], "labels": [0]}),
+        ("propagate", False),
+    ],
     "reverse": [("prompt", 7, 1, CLICK), ("propagate", True)],
     "two objects": [
         ("prompt", 0, 1, CLICK),
@@ -169,9 +175,8 @@ def run_ours(
     return tracker, ours
 
 
-# About 6 s each on 2 cores (Meta's run, our session, the step-wise pass): the rest are slow.
-FAST = ("click", "two objects")
-PARAMS = [pytest.param(name, marks=() if name in FAST else pytest.mark.slow) for name in SCENARIOS]
+# Under a second each on 2 quiet cores (Meta's run, our session, the step-wise pass).
+PARAMS = list(SCENARIOS)
 
 
 @pytest.fixture(scope="module", params=PARAMS)

@@ -349,7 +349,7 @@ class ClickTracker:
             mask_input=None, image_size=encoded.size, model_size=self.encoder.model_size,
             mask_size=self.encoder.mask_size,
         ).to(self.encoder.device)  # fmt: skip
-        previous = self._previous_logits(state, encoded.index)
+        previous = self._previous_logits(state, encoded)
         return prompted_step(
             self.encoder.head,
             encoded.tracker,
@@ -358,7 +358,13 @@ class ClickTracker:
             previous,
         )
 
-    def _previous_logits(self, state: _TrackedObject, index: int) -> Tensor | None:
+    def _previous_logits(self, state: _TrackedObject, encoded: EncodedFrame) -> Tensor | None:
+        """The object's low-res logits on this frame that correction clicks refine: a mask
+        prompt's are its ±1024 logits at 4G, as Meta consolidates them."""
+        index = encoded.index
+        if index in state.masks:
+            mask = state.masks[index][None, None].to(self.encoder.device)
+            return mask_prompt_memory_logits(encoded.tracker, mask)
         if index in state.conditioning:
             return state.conditioning[index].mask_logits
         logits = state.logits.get(index)
