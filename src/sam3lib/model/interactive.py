@@ -69,10 +69,25 @@ class InteractiveHead(nn.Module):
                 ``has_mask_input`` is False).
             has_mask_input: (B,) bool.
         """
+        outputs, _ = self.decode_with_tokens(
+            features, point_coords, point_labels, mask_input, has_mask_input
+        )
+        return outputs
+
+    def decode_with_tokens(
+        self,
+        features: InteractiveFeatures,
+        point_coords: Tensor,
+        point_labels: Tensor,
+        mask_input: Tensor,
+        has_mask_input: Tensor,
+    ) -> tuple[InteractiveOutputs, Tensor]:
+        """:meth:`forward` and the decoder's four mask tokens (B, 4, C), from which video
+        tracking makes object pointers (exported graphs run :meth:`forward` only)."""
         encoder = self.prompt_encoder
         sparse = encoder.embed_points(point_coords, point_labels)
         dense = encoder.embed_mask(mask_input, has_mask_input)
-        mask_logits, iou_scores, object_score_logits = self.mask_decoder(
+        mask_logits, iou_scores, object_score_logits, tokens = self.mask_decoder.decode_with_tokens(
             features.embedding,
             encoder.dense_positions().to(features.embedding.dtype),
             sparse,
@@ -80,4 +95,4 @@ class InteractiveHead(nn.Module):
             features.high_res_x4,
             features.high_res_x2,
         )
-        return InteractiveOutputs(mask_logits, iou_scores, object_score_logits)
+        return InteractiveOutputs(mask_logits, iou_scores, object_score_logits), tokens

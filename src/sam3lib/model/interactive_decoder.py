@@ -63,6 +63,22 @@ class InteractiveMaskDecoder(nn.Module):
         Returns:
             Mask logits (B, 4, 4G, 4G), predicted IoU (B, 4), object-score logit (B, 1).
         """
+        mask_logits, iou_scores, object_score_logits, _ = self.decode_with_tokens(
+            image_embedding, image_pe, sparse, dense, high_res_x4, high_res_x2
+        )
+        return mask_logits, iou_scores, object_score_logits
+
+    def decode_with_tokens(
+        self,
+        image_embedding: Tensor,
+        image_pe: Tensor,
+        sparse: Tensor,
+        dense: Tensor,
+        high_res_x4: Tensor,
+        high_res_x2: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """:meth:`forward`, plus the four mask tokens (B, 4, C) after the transformer: video
+        tracking makes an object pointer from the chosen one."""
         batch, (width, grid, _) = sparse.shape[0], image_embedding.shape[1:]
         output_tokens = torch.cat(
             (self.obj_score_token.weight, self.iou_token.weight, self.mask_tokens.weight)
@@ -86,7 +102,7 @@ class InteractiveMaskDecoder(nn.Module):
         mask_logits = (hyper @ upscaled.flatten(2)).view(batch, num_masks, side, side)
         iou_scores = self.iou_prediction_head(tokens[:, 1])
         object_score_logits = self.pred_obj_score_head(tokens[:, 0])
-        return mask_logits, iou_scores, object_score_logits
+        return mask_logits, iou_scores, object_score_logits, mask_tokens
 
 
 def stability_scores(mask_logits: Tensor, delta: float) -> Tensor:

@@ -334,23 +334,11 @@ def _run_decoder(
     has_mask = torch.full((batch,), mask_prompt is not None, device=coords.device)
     if mask_prompt is None:
         mask_prompt = torch.zeros(batch, 1, *features.high_res_x4.shape[-2:])
-    captured: list[Tensor] = []
-    # The decoder returns no tokens; its transformer's output holds them (tokens, image).
-    hook = head.mask_decoder.transformer.register_forward_hook(
-        lambda _module, _inputs, out: captured.append(out[0])
+    image = InteractiveFeatures(features.high_res_x4, features.high_res_x2, embedding)
+    out, tokens = head.decode_with_tokens(
+        image, coords, labels, mask_prompt.to(embedding), has_mask
     )
-    try:
-        image = InteractiveFeatures(features.high_res_x4, features.high_res_x2, embedding)
-        out = head(image, coords, labels, mask_prompt.to(embedding), has_mask)
-    finally:
-        hook.remove()
-    num_masks = head.config.num_mask_tokens
-    return (
-        out.mask_logits,
-        out.iou_scores,
-        out.object_score_logits,
-        captured[0][:, 2 : 2 + num_masks],
-    )
+    return out.mask_logits, out.iou_scores, out.object_score_logits, tokens
 
 
 def _pointer(head: InteractiveHead, token: Tensor, present: Tensor) -> Tensor:
