@@ -34,7 +34,6 @@ from helpers.meta_sam3 import bare_package, meta_sam3_root, stand_in
 from sam3lib.checkpoint import meta_to_ours
 from sam3lib.model.config import TrackerConfig, VideoConfig
 from sam3lib.model.interactive import InteractiveHead
-from sam3lib.video.frame_encoder import EncodedFrame, FrameEncoder
 from sam3lib.video.memory_bank import FrameMemory, MemoryBank
 from sam3lib.video.tracker_step import TrackerFrameFeatures
 
@@ -294,26 +293,3 @@ def meta_bank(state: dict[str, Any], obj_idx: int, frames: Any) -> MemoryBank:
         entry, conditioning = meta_entry(state, obj_idx, frame)
         bank = bank.with_frame(frame, entry, conditioning=conditioning)
     return bank
-
-
-class InjectedFeatures(FrameEncoder):
-    """A frame encoder that hands out given tracker features (Meta's ``cached_features``)."""
-
-    def __init__(self, head: InteractiveHead, frames: list[TrackerFrameFeatures]) -> None:
-        self.head = head
-        self.model_size = IMAGE_SIZE
-        self.mask_size = 4 * GRID
-        self.features = frames
-
-    @property
-    def device(self) -> torch.device:
-        return torch.device("cpu")
-
-    @contextlib.contextmanager
-    def running(self) -> Iterator[None]:
-        with torch.inference_mode():
-            yield
-
-    def encode(self, index: int, rgb: Tensor) -> EncodedFrame:
-        size = (int(rgb.shape[1]), int(rgb.shape[2]))
-        return EncodedFrame(index, size, None, self.features[index])  # type: ignore[arg-type]

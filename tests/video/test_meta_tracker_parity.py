@@ -28,9 +28,9 @@ import torch
 from torch import Tensor
 
 import sam3lib.video.click_tracking as click_tracking
+from helpers.injected_frames import InjectedFeatures
 from helpers.meta_tracker import (
     IMAGE_SIZE,
-    InjectedFeatures,
     build_meta_tracker,
     build_our_head,
     meta_bank,
@@ -162,7 +162,7 @@ def run_ours(
     **options: Any,
 ) -> tuple[ClickTracker, dict[int, list[StepOutput]]]:
     clip = [torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)] * NUM_FRAMES
-    tracker = ClickTracker(InjectedFeatures(head, frames), open_frames(clip), **options)
+    tracker = ClickTracker(InjectedFeatures(head, frames, IMAGE_SIZE), open_frames(clip), **options)
     ours: dict[int, list[StepOutput]] = {}
     for step in steps:
         if step[0] == "propagate":

@@ -18,13 +18,13 @@ stored memories (one step, to 1e-4), and the free-running loop more loosely.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import torch
 from torch import Tensor
 
+from helpers.injected_frames import InjectedFeatures
 from helpers.video_reference import (
     GRID,
     IMAGE_SIZE,
@@ -40,7 +40,6 @@ from helpers.video_reference import (
 from sam3lib.interactive.predictor import resized_masks
 from sam3lib.model.interactive import InteractiveHead
 from sam3lib.video.click_tracking import ClickTracker
-from sam3lib.video.frame_encoder import EncodedFrame, FrameEncoder
 from sam3lib.video.frames import open_frames
 from sam3lib.video.memory_bank import MemoryBank
 from sam3lib.video.tracker_step import (
@@ -222,31 +221,6 @@ def test_mask_prompt_pointer_is_token_0_as_meta(
     assert max(decoder_scores) > 0 >= min(decoder_scores), decoder_scores
 
 
-class InjectedFeatures(FrameEncoder):
-    """A frame encoder that hands out given tracker features (as the reference's cache)."""
-
-    def __init__(self, head: InteractiveHead, frames: list[TrackerFrameFeatures]) -> None:
-        self.head = head
-        self.model_size = IMAGE_SIZE
-        self.mask_size = frames[0].high_res_x4.shape[-1]
-        self.features = frames
-        self.encoded: list[int] = []
-
-    @property
-    def device(self) -> torch.device:
-        return torch.device("cpu")
-
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        with torch.inference_mode():
-            yield
-
-    def encode(self, index: int, rgb: Tensor) -> EncodedFrame:
-        self.encoded.append(index)
-        size = (int(rgb.shape[1]), int(rgb.shape[2]))
-        return EncodedFrame(index, size, None, self.features[index])  # type: ignore[arg-type]
-
-
 def session_prompt(prompt: tuple[Tensor, Tensor]) -> dict[str, Any]:
     """The prompt as :meth:`ClickTracker.add_prompt` takes it (video pixels = model pixels)."""
     coords, labels = prompt
@@ -264,7 +238,7 @@ def test_session_tracks_as_the_reference(
     clip = [torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)] * NUM_FRAMES
     # transformers has no memory selection (facts §5 #8): off here, the control is below
     tracker = ClickTracker(
-        InjectedFeatures(head, frames), open_frames(clip), selection_threshold=None
+        InjectedFeatures(head, frames, IMAGE_SIZE), open_frames(clip), selection_threshold=None
     )
     first = tracker.add_prompt(0, 1, **session_prompt(prompt))
     tracked = list(tracker.propagate())
@@ -293,7 +267,7 @@ def test_memory_selection_is_the_difference_from_the_reference(
     are the reference's, but from frame 2 on a frame attends to the selected frames' pointers
     but the oldest (Meta leaves it out), which transformers, not selecting, keeps."""
     clip = [torch.zeros(3, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)] * NUM_FRAMES
-    tracker = ClickTracker(InjectedFeatures(head, frames), open_frames(clip))
+    tracker = ClickTracker(InjectedFeatures(head, frames, IMAGE_SIZE), open_frames(clip))
     tracker.add_prompt(0, 1, **session_prompt(prompt))
     ours = list(tracker.propagate())
     theirs = [float(torch.sigmoid(s)) for s in meta_run.object_score_logits]
