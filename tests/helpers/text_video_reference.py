@@ -9,31 +9,37 @@ so that our loader reads exactly what transformers runs.
 
 :func:`meta_aligned` patches the reference where it deviates from Meta
 (``SAM3_TRACKER_FACTS.md`` §5, ``SAM3_FACTS.md``), each patch written from transformers' own
-parts, never from ours:
+parts, never from ours, and each named in :data:`PATCHES` so that a control can leave it out
+(``meta_aligned(model, without={"newborns"})``):
 
-* detector, the geometry CLS token (facts #9, detector difference 1): a padding box (label
-  −10) makes transformers run the geometry encoder as Meta does; scores are clipped to
-  [1e-3, 0.999] as Meta's inverse-sigmoid round trip does;
-* NMS and hole filling (#13): transformers skips both when ``kernels`` cannot load its CUDA
-  kernel; :func:`install_reference_cv_kernels` gives it a stand-in for that kernel
-  (greedy NMS over its IoU matrix, 8-connected components by ``scipy.ndimage.label``), so its
-  own NMS and hole-filling code runs;
-* newborns (#10, #4, #5): Meta's mask prompt (detector logits bilinear to 16·G, > 0), its
+* ``geometry_cls`` (facts #9, detector difference 1): a padding box (label −10) makes
+  transformers run the geometry encoder as Meta does;
+* ``score_clip``: scores clipped to [1e-3, 0.999] as Meta's inverse-sigmoid round trip does
+  (inert on the tiny reference: its presence probability stays under 0.999);
+* ``nms``, ``hole_filling`` (#13): transformers skips both when ``kernels`` cannot load its
+  CUDA kernel; :func:`reference_kernels` gives it a stand-in for that kernel (greedy NMS
+  over its IoU matrix, 8-connected components by ``scipy.ndimage.label``), so its own NMS
+  and hole-filling code runs; left out, that kernel entry fails and transformers skips it;
+* ``newborns`` (#10, #4, #5): Meta's mask prompt (detector logits bilinear to 16·G, > 0), its
   ``_use_mask_as_output`` (no detour through the input size; pointer from token 0) and one
   tracker call for the newborns only (transformers' call re-tracks every existing object
   and overwrites its memory with the binarised raw mask);
-* the memory write (#3, #12): low-res logits bilinear to 16·G first, shrink suppression
+* ``memory_write`` (#3, #12): low-res logits bilinear to 16·G first, shrink suppression
   there, then sigmoid (text video has no clicks, so Meta never binarises), as Meta;
-* re-conditioning (#11): Meta's pointer from the detection's mask prompt, the tracker's own
-  mask as memory and output (transformers outputs the detection's mask and keeps the
-  tracked pointer).
+* ``reconditioning`` (#11, part of the memory write): Meta's pointer from the detection's
+  mask prompt, a conditioning frame for every object born on the same frame, the tracker's
+  own mask as memory and output (transformers outputs the detection's mask and keeps the
+  tracked pointer);
+* ``pairing``: the frame's tracker masks and scores paired with the objects tracked before
+  the frame's hot-start removals (:func:`paired_before_removal`).
 """
 
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -181,17 +187,27 @@ def _masks_to_boxes(masks: Tensor) -> Tensor:
     return boxes
 
 
+def _skipped(*args: Any, **kwargs: Any) -> Any:
+    """A kernel entry that fails: transformers then skips that step, as without ``kernels``."""
+    raise RuntimeError("no kernel (as without the kernels package)")
+
+
 @contextmanager
-def reference_kernels() -> Iterator[None]:
+def reference_kernels(*, nms: bool = True, hole_filling: bool = True) -> Iterator[None]:
     """Within the block transformers finds its cv-utils kernel (NMS, connected components)
-    and torchvision's ``masks_to_boxes`` and ``roi_align``, each a plain stand-in."""
+    and torchvision's ``masks_to_boxes`` and ``roi_align``, each a plain stand-in; ``nms`` or
+    ``hole_filling`` False leaves that kernel entry failing, so transformers skips the step
+    as it does without ``kernels``."""
     import transformers.models.sam3.modeling_sam3 as detector_module
     import transformers.models.sam3_video.modeling_sam3_video as video_module
     import transformers.models.sam3_video.processing_sam3_video as processing_module
 
     from helpers.reference_roi_align import torchvision_style_roi_align
 
-    kernel = types.SimpleNamespace(generic_nms=_greedy_nms, cc_2d=_components_2d)
+    kernel = types.SimpleNamespace(
+        generic_nms=_greedy_nms if nms else _skipped,
+        cc_2d=_components_2d if hole_filling else _skipped,
+    )
     ops = types.SimpleNamespace(roi_align=torchvision_style_roi_align)
     saved = (
         video_module.cv_utils_kernel,
@@ -212,9 +228,17 @@ def reference_kernels() -> Iterator[None]:
 # --- Meta's behaviour, written with transformers' parts ----------------------------------
 
 
-def meta_run_detection(self: Any, inference_session: Any, vision_embeds: Any) -> dict[int, Any]:
+def meta_run_detection(
+    self: Any,
+    inference_session: Any,
+    vision_embeds: Any,
+    *,
+    geometry_cls: bool = True,
+    score_clip: bool = True,
+) -> dict[int, Any]:
     """``run_detection`` for one prompt as Meta: the geometry encoder runs (a padding box),
-    scores σ(logit)·σ(presence) clipped to [1e-3, 0.999], then score threshold and NMS."""
+    scores σ(logit)·σ(presence) clipped to [1e-3, 0.999], then score threshold and NMS
+    (``geometry_cls`` / ``score_clip`` False: transformers' way for that step)."""
     from transformers.models.sam3_video.modeling_sam3_video import nms_masks
 
     (prompt_id,) = inference_session.prompts
@@ -224,15 +248,19 @@ def meta_run_detection(self: Any, inference_session: Any, vision_embeds: Any) ->
             attention_mask=inference_session.prompt_attention_masks[prompt_id],
             return_dict=True,
         )
+    padding_box = {
+        "input_boxes": torch.zeros(1, 1, 4),
+        "input_boxes_labels": torch.full((1, 1), PAD_BOX_LABEL),
+    }
     out = self.detector_model(
         vision_embeds=vision_embeds,
         text_embeds=inference_session.prompt_embeddings[prompt_id],
         attention_mask=inference_session.prompt_attention_masks[prompt_id],
-        input_boxes=torch.zeros(1, 1, 4),
-        input_boxes_labels=torch.full((1, 1), PAD_BOX_LABEL),
+        **(padding_box if geometry_cls else {}),
     )
     probs = (out.pred_logits.sigmoid() * out.presence_logits.sigmoid())[0]
-    probs = probs.clamp(SCORE_EPS, 1 - SCORE_EPS)
+    if score_clip:
+        probs = probs.clamp(SCORE_EPS, 1 - SCORE_EPS)
     keep = probs > self.score_threshold_detection
     if self.det_nms_thresh > 0:
         keep = nms_masks(
@@ -302,9 +330,10 @@ def meta_add_new_objects(
 
     * the prompt: detector logits bilinear to 16·G, > 0 (transformers: ``>= 0.5`` at 4G);
     * the frame's output and pointer from :func:`meta_mask_as_output`;
-    * the memory: the prompt at video resolution (antialiased, > 0.5) as ±1024 logits,
-      consolidated at 4G (antialiased), bilinear to the input size, pixel-wise non-overlap
-      among the newborns, binarised, then (Meta's order) to 16·G.
+    * the memory: the prompt at video resolution (antialiased, > 0.5; a later newborn's
+      prompt takes its pixels from the earlier ones') as ±1024 logits, consolidated at 4G
+      (antialiased), bilinear to the input size, pixel-wise non-overlap among the newborns,
+      binarised, then (Meta's order) to 16·G.
     """
     tracker = self.tracker_model
     size = 4 * tracker.prompt_encoder.mask_input_size[0]
@@ -318,7 +347,10 @@ def meta_add_new_objects(
     video = F.interpolate(
         masks, size=video_size, mode="bilinear", align_corners=False, antialias=True
     )
-    logits = torch.where(video > 0.5, 1024.0, -1024.0)
+    video = video > 0.5
+    for later in range(1, len(video)):  # add_new_mask: a later prompt takes its pixels
+        video[:later] &= ~video[later]
+    logits = torch.where(video, 1024.0, -1024.0)
     low_res = F.interpolate(
         logits,
         size=tracker.prompt_encoder.mask_input_size,
@@ -329,22 +361,39 @@ def meta_add_new_objects(
     high = F.interpolate(
         low_res, size=(tracker.image_size, tracker.image_size), mode="bilinear", align_corners=False
     )
-    high = tracker._apply_non_overlapping_constraints(high) if high.shape[0] > 1 else high
+    high = self._apply_non_overlapping_constraints(high)
     scores = torch.cat([out["object_score_logits"] for out in outputs])
-    with meta_memory_order(tracker):
-        memory, position = tracker._encode_new_memory(
-            flat.expand(-1, len(new_obj_ids), -1), high, scores, is_mask_from_pts=True
-        )
     for row, (obj_id, out) in enumerate(zip(new_obj_ids, outputs, strict=True)):
+        with meta_memory_order(tracker):  # one object at a time: its occlusion term is (1, 1)
+            memory, position = tracker._encode_new_memory(
+                flat, high[row : row + 1], scores[row : row + 1], is_mask_from_pts=True
+            )
         obj_idx = inference_session.obj_id_to_idx(obj_id)
-        entry = {
-            **out,
-            "maskmem_features": memory[:, row : row + 1],
-            "maskmem_pos_enc": position[:, row : row + 1],
-        }
+        entry = {**out, "maskmem_features": memory, "maskmem_pos_enc": position}
         inference_session.store_output(
             obj_idx, frame_idx, output_value=entry, is_conditioning_frame=True
         )
+
+
+def meta_recondition_masks(
+    self: Any,
+    inference_session: Any,
+    frame_idx: int,
+    det_out: dict[str, Tensor],
+    trk_masks: Tensor,
+    trk_id_to_max_iou_high_conf_det: dict[int, int],
+    tracker_obj_scores_global: Tensor,
+) -> tuple[dict[int, Tensor], set[int]]:
+    """``_prepare_recondition_masks`` as Meta's periodic ``_recondition_masklets``: the same
+    tracks (object logit > ``high_conf_thresh``), each with its detection's (4G, 4G) logits
+    for :func:`meta_update_memories`, and no ids whose reported mask the detection's replaces
+    (Meta's periodic path reports the tracker's mask)."""
+    detections = {}
+    for obj_id, det_idx in trk_id_to_max_iou_high_conf_det.items():
+        obj_idx = inference_session.obj_id_to_idx(obj_id)
+        if tracker_obj_scores_global[obj_idx] > self.high_conf_thresh:
+            detections[obj_idx] = det_out["mask"][det_idx]
+    return detections, set()
 
 
 def meta_update_memories(
@@ -353,25 +402,54 @@ def meta_update_memories(
     frame_idx: int,
     low_res_masks: Tensor,
     reconditioned_masks: dict[int, Tensor] | None = None,
+    *,
+    meta_reconditioning: bool = True,
 ) -> None:
     """Meta's ``_tracker_update_memories``: logits bilinear to 16·G, shrink suppression there
-    (also for a lone object), scores ±10 by area, sigmoid path."""
-    if reconditioned_masks:
-        raise AssertionError("re-conditioning is switched off in the parity runs")
+    (also for a lone object), scores ±10 by area, sigmoid path.
+
+    Re-conditioned objects (``reconditioned_masks``, by object index) make the frame a
+    conditioning frame. With ``meta_reconditioning`` (the values: detection logits from
+    :func:`meta_recondition_masks`) as Meta: the pointer of the detection's mask prompt
+    (bilinear to 16·G, > 0; :func:`meta_mask_as_output`), the memory the tracker mask's, and
+    every object born on the same frame (Meta's tracker state) conditioned too, its tracked
+    pointer kept. Else as transformers: the tracked output, the memory from the given mask
+    (the tracker's, ``recondition_on_trk_masks``)."""
     if len(inference_session.obj_ids) == 0:
         return
     tracker = self.tracker_model
     size = 4 * tracker.prompt_encoder.mask_input_size[0]
-    high = F.interpolate(
-        low_res_masks[:, None].float(), size=(size, size), mode="bilinear", align_corners=False
-    )
+    reconditioned = reconditioned_masks or {}
+    masks = low_res_masks[:, None].float().clone()
+    if not meta_reconditioning:
+        for obj_idx, mask in reconditioned.items():
+            masks[obj_idx] = mask.float()
+    high = F.interpolate(masks, size=(size, size), mode="bilinear", align_corners=False)
     high = self._suppress_shrunk_masks(high, self._apply_non_overlapping_constraints(high))
     scores = torch.where((high > 0).any(dim=(-1, -2)), 10.0, -10.0).unsqueeze(-1)
     memory, position = self.run_memory_encoder(inference_session, frame_idx, high, scores)
+    outputs = inference_session.output_dict_per_obj
+    conditioned = set(reconditioned)
+    if meta_reconditioning and reconditioned:
+        birth = {i: min(outputs[i]["cond_frame_outputs"]) for i in range(len(outputs))}
+        conditioned = {i for i in birth if birth[i] in {birth[r] for r in reconditioned}}
+        _, high_res, pix_feat = _frame_features(tracker, inference_session, frame_idx)
+        for obj_idx, logits in reconditioned.items():
+            prompt = F.interpolate(
+                logits[None, None].float(), size=(size, size), mode="bilinear", align_corners=False
+            )
+            out = meta_mask_as_output(tracker, pix_feat, high_res, (prompt > 0).float())
+            outputs[obj_idx]["non_cond_frame_outputs"][frame_idx]["object_pointer"] = out[
+                "object_pointer"
+            ]
     for obj_idx in range(len(inference_session.obj_ids)):
-        stored = inference_session.output_dict_per_obj[obj_idx]["non_cond_frame_outputs"][frame_idx]
+        stored = outputs[obj_idx]["non_cond_frame_outputs"][frame_idx]
         stored["maskmem_features"] = memory[:, obj_idx : obj_idx + 1]
         stored["maskmem_pos_enc"] = position[:, obj_idx : obj_idx + 1]
+        if obj_idx in conditioned:
+            outputs[obj_idx]["cond_frame_outputs"][frame_idx] = outputs[obj_idx][
+                "non_cond_frame_outputs"
+            ].pop(frame_idx)
 
 
 def paired_before_removal(self: Any, **kwargs: Any) -> Any:
@@ -411,23 +489,46 @@ def paired_before_removal(self: Any, **kwargs: Any) -> Any:
     return masks, scores, metadata, tracker_scores
 
 
+PATCHES = (
+    "geometry_cls",
+    "score_clip",
+    "nms",
+    "hole_filling",
+    "newborns",
+    "memory_write",
+    "reconditioning",
+    "pairing",
+)
+
+
 @contextmanager
-def meta_aligned(model: Any, *, pair_before_removal: bool = True) -> Iterator[None]:
-    """Within the block ``model`` (a ``Sam3VideoModel``) follows Meta where it can differ
-    (``pair_before_removal=False`` leaves transformers' pairing after removals, for the
-    control)."""
-    patches: dict[str, Any] = {
-        "run_detection": meta_run_detection,
-        "_tracker_add_new_objects": meta_add_new_objects,
-        "_tracker_update_memories": meta_update_memories,
+def meta_aligned(model: Any, *, without: Collection[str] = ()) -> Iterator[None]:
+    """Within the block ``model`` (a ``Sam3VideoModel``) follows Meta where it can differ,
+    except for the patches named in ``without`` (of :data:`PATCHES`), left as transformers
+    has them (for the controls)."""
+    on = {name: name not in without for name in PATCHES}
+    if unknown := set(without) - set(PATCHES):
+        raise ValueError(f"without: unknown patches {sorted(unknown)}")
+    methods: dict[str, Any] = {
+        "run_detection": partial(
+            meta_run_detection, model, geometry_cls=on["geometry_cls"], score_clip=on["score_clip"]
+        )
     }
-    if pair_before_removal:
-        patches["_det_track_one_frame"] = paired_before_removal
+    if on["newborns"]:
+        methods["_tracker_add_new_objects"] = partial(meta_add_new_objects, model)
+    if on["memory_write"]:
+        methods["_tracker_update_memories"] = partial(
+            meta_update_memories, model, meta_reconditioning=on["reconditioning"]
+        )
+        if on["reconditioning"]:  # Meta's re-conditioning is part of its memory write
+            methods["_prepare_recondition_masks"] = partial(meta_recondition_masks, model)
+    if on["pairing"]:
+        methods["_det_track_one_frame"] = partial(paired_before_removal, model)
     with ExitStack() as stack:
-        stack.enter_context(reference_kernels())
-        for name, function in patches.items():
-            setattr(model, name, function.__get__(model))
-            stack.callback(delattr, model, name)
+        stack.enter_context(reference_kernels(nms=on["nms"], hole_filling=on["hole_filling"]))
+        for method, function in methods.items():
+            setattr(model, method, function)
+            stack.callback(delattr, model, method)
         yield
 
 

@@ -6,24 +6,29 @@ The reference is aligned to Meta by :func:`helpers.text_video_reference.meta_ali
 docstring lists each patch): geometry CLS token and score clipping (facts #9), NMS and hole
 filling through a stand-in for the missing ``kernels`` CUDA kernel (#13), Meta's newborn
 mask prompt, mask-as-output and newborn-only tracker call (#4, #5, #10), Meta's memory write
-at 16·G with shrink suppression there (#3, #12). Re-conditioning (#11) is switched off on
-both sides (``recondition_every=0``; 4 frames would only reach frame 0 anyway).
+at 16·G with shrink suppression there (#3, #12), Meta's re-conditioning (#11), and the
+pairing of a frame's masks and scores with the objects tracked before its hot-start
+removals (transformers pairs them after, so each goes to the next object).
 
 Thresholds are the same on both sides (``CONFIG_FIELDS``): detections > 0.5, births >= 0.75,
 at most 3 objects, hot start over 4 frames (2 unmatched or 2 duplicate frames remove), so
-that on 4 frames objects are born, limited, tracked and removed by hot start.
+that on 4 frames objects are born, tracked and removed by hot start. Re-conditioning is off
+in that run and on in a second one (``RECONDITION_CONFIG``: every 2nd frame, low IoUs, so
+that object 0 is re-conditioned on frame 2 and reported on frames 2 and 3). Memory selection
+is off on our side (transformers has none, facts #8; its control is in
+test_point_tracking_parity.py).
 
-Two transformers deviations found here are aligned too: after a hot-start removal it pairs
-the frame's tracker masks and scores with the objects left *after* the removal, so each goes
-to the next object (``paired_before_removal``); and its newborn call re-tracks the existing
-objects (the newborn patch tracks only the newborns). Memory selection is off on our side
-(transformers has none, facts #8; its control is in test_point_tracking_parity.py).
+Controls: with any one patch off (``score_clip`` excepted: no score reaches the clip on this
+reference) the reference reports other ids, scores or low-res logits on some frame.
 
-Status: object ids, reported scores (1e-4) and masks (IoU >= 0.99) agree on every frame.
+Status: object ids, reported scores (1e-4) and masks (IoU >= 0.99) agree on every frame of
+both runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +38,7 @@ import torch
 
 from helpers.text_video_reference import (
     IMAGE_SIZE,
+    PATCHES,
     ReferenceFrame,
     build_text_video_reference,
     meta_aligned,
@@ -54,6 +60,17 @@ CONFIG = TrackingConfig(
     hotstart_duplicate_frames=2,
     recondition_every=0,
     memory_selection_threshold=None,  # transformers does not select (facts #8)
+)
+# The random detector's detections barely overlap the tracks (IoU about 0.04): association
+# and re-conditioning IoUs at 0.03 let object 0 be matched and re-conditioned on frame 2.
+RECONDITION_CONFIG = replace(
+    CONFIG,
+    detection_match_iou=0.03,
+    track_match_iou=0.03,
+    recondition_every=2,
+    recondition_detection_score=0.5,
+    recondition_object_logit=0.5,  # transformers: one threshold for both (high_conf_thresh)
+    recondition_iou=0.03,
 )
 VIDEO_SIZE = (120, 160)
 
@@ -89,21 +106,43 @@ def segmenter(
     return Segmenter.from_pretrained(directory)
 
 
-def run_both(
-    reference: Any, segmenter: Segmenter, num_frames: int
-) -> tuple[list[ReferenceFrame], list[TrackedFrame]]:
-    frames = clip(num_frames)
-    pixels = torch.cat([preprocess(f, IMAGE_SIZE).pixels for f in frames])
+def reference_run(
+    reference: Any, segmenter: Segmenter, num_frames: int, without: Collection[str] = ()
+) -> list[ReferenceFrame]:
+    """The reference over the first ``num_frames`` of :func:`clip`, aligned to Meta except
+    for the patches in ``without``."""
+    pixels = torch.cat([preprocess(f, IMAGE_SIZE).pixels for f in clip(num_frames)])
     tokens = segmenter.tokenizer.encode("person")
-    with meta_aligned(reference):
-        theirs = reference_track(reference, pixels, VIDEO_SIZE, tokens.ids, tokens.attention_mask)
-    ours = list(segmenter.track(frames, "person", config=CONFIG))
+    with meta_aligned(reference, without=without):
+        return reference_track(reference, pixels, VIDEO_SIZE, tokens.ids, tokens.attention_mask)
+
+
+def run_both(
+    reference: Any, segmenter: Segmenter, num_frames: int, config: TrackingConfig = CONFIG
+) -> tuple[list[ReferenceFrame], list[TrackedFrame]]:
+    theirs = reference_run(reference, segmenter, num_frames)
+    ours = list(segmenter.track(clip(num_frames), "person", config=config))
     return theirs, ours
 
 
 @pytest.fixture(scope="module")
 def four_frames(reference: Any, segmenter: Segmenter) -> Any:
     return run_both(reference, segmenter, 4)
+
+
+@pytest.fixture(scope="module")
+def reconditioning_reference() -> Any:
+    return build_text_video_reference(seed=0, **transformers_thresholds(RECONDITION_CONFIG))
+
+
+@pytest.fixture(scope="module")
+def reconditioned(reconditioning_reference: Any, segmenter: Segmenter) -> Any:
+    """The re-conditioning run: both sides, and whether ours re-conditioned on frame 2."""
+    theirs = reference_run(reconditioning_reference, segmenter, 4)
+    video = segmenter.track(clip(4), "person", config=RECONDITION_CONFIG)
+    ours = list(video)
+    banks = video.tracker._banks  # type: ignore[union-attr]
+    return theirs, ours, any(2 in bank.conditioning for bank in banks.values())
 
 
 def assert_ids_and_scores_match(theirs: list[ReferenceFrame], ours: list[TrackedFrame]) -> None:
@@ -113,9 +152,16 @@ def assert_ids_and_scores_match(theirs: list[ReferenceFrame], ours: list[Tracked
         np.testing.assert_allclose(mine.scores, their.scores.numpy(), rtol=0, atol=1e-4)
 
 
+def assert_masks_match(theirs: list[ReferenceFrame], ours: list[TrackedFrame]) -> None:
+    for mine, their in zip(ours, theirs, strict=True):
+        for row, object_id in enumerate(mine.object_ids.tolist()):
+            expected = their.masks[their.object_ids.index(object_id)].numpy()
+            union = (mine.masks[row] | expected).sum()
+            assert (mine.masks[row] & expected).sum() / max(union, 1) >= 0.99, mine.index
+
+
 def test_first_frames_ids_and_scores_match_reference(reference: Any, segmenter: Segmenter) -> None:
-    """Two frames: births on frame 0 (every detection, limited to 3), tracking and a birth
-    on frame 1."""
+    """Two frames: a birth on frame 0, tracking and a birth on frame 1."""
     assert_ids_and_scores_match(*run_both(reference, segmenter, 2))
 
 
@@ -130,35 +176,51 @@ def test_ids_and_scores_match_reference(four_frames: Any) -> None:
 
 def test_tracked_masks_match_reference(four_frames: Any) -> None:
     """Every reported mask (tracked, newborn, after hot-start removals) at IoU >= 0.99."""
-    theirs, ours = four_frames
-    for mine, their in zip(ours, theirs, strict=True):
-        for row, object_id in enumerate(mine.object_ids.tolist()):
-            expected = their.masks[their.object_ids.index(object_id)].numpy()
-            union = (mine.masks[row] | expected).sum()
-            assert (mine.masks[row] & expected).sum() / max(union, 1) >= 0.99, mine.index
+    assert_masks_match(*four_frames)
 
 
-def test_transformers_pairing_after_removal_is_the_difference(
-    reference: Any, segmenter: Segmenter, four_frames: Any
-) -> None:
-    """Control: without ``paired_before_removal`` transformers reports, on the frames after a
-    hot-start removal, another object's mask under an id (ours are right: aligned above)."""
-    frames = clip(4)
-    pixels = torch.cat([preprocess(f, IMAGE_SIZE).pixels for f in frames])
-    tokens = segmenter.tokenizer.encode("person")
-    with meta_aligned(reference, pair_before_removal=False):
-        unpaired = reference_track(reference, pixels, VIDEO_SIZE, tokens.ids, tokens.attention_mask)
-    aligned, _ = four_frames
-    removal = next(f.frame_index for f in aligned if f.removed)
-    differs = [
-        not torch.equal(unpaired[t].low_res[i], aligned[t].low_res[i])
-        for t in range(removal, 4)
-        for i in aligned[t].low_res
-        if i in unpaired[t].low_res
-    ]
-    assert differs and any(differs)
-    assert all(
-        torch.equal(unpaired[t].low_res[i], aligned[t].low_res[i])
-        for t in range(removal)
-        for i in aligned[t].low_res
+def test_reconditioned_tracks_match_reference(reconditioned: Any) -> None:
+    """Re-conditioning on: object 0 is re-conditioned on frame 2 (Meta's way on both
+    sides); ids, scores and masks agree on every frame, frame 3 read from that frame."""
+    theirs, ours, reconditioned_on_frame_2 = reconditioned
+    assert reconditioned_on_frame_2
+    assert_ids_and_scores_match(theirs, ours)
+    assert_masks_match(theirs, ours)
+    assert 0 in theirs[3].object_ids  # the re-conditioned object shows after it
+
+
+def outputs_differ(a: list[ReferenceFrame], b: list[ReferenceFrame]) -> bool:
+    """Some frame reports other ids or scores, or some object other low-res logits."""
+    return any(
+        x.object_ids != y.object_ids
+        or not torch.equal(x.scores, y.scores)
+        or x.low_res.keys() != y.low_res.keys()
+        or any(not torch.equal(x.low_res[i], y.low_res[i]) for i in x.low_res)
+        for x, y in zip(a, b, strict=True)
     )
+
+
+@pytest.mark.parametrize("patch", [p for p in PATCHES if p != "score_clip"])
+def test_each_alignment_patch_changes_the_reference(
+    patch: str,
+    reference: Any,
+    reconditioning_reference: Any,
+    segmenter: Segmenter,
+    four_frames: Any,
+    reconditioned: Any,
+) -> None:
+    """Control, one per patch of ``meta_aligned``: the reference with that patch off reports
+    other ids, scores or low-res logits on some frame than the aligned one (which ours
+    equals, above), so each patch is a real difference between Meta and transformers on
+    this run. Re-conditioning is controlled on the re-conditioning run (transformers reports
+    the detection's mask on the re-conditioned frame and keeps the tracked pointer).
+
+    ``score_clip`` has no control: the presence probability of this reference stays under
+    0.999, so no score reaches Meta's clip at 0.999, and the lower clip (0.001) sits below
+    every threshold.
+    """
+    if patch == "reconditioning":
+        model, aligned = reconditioning_reference, reconditioned[0]
+    else:
+        model, aligned = reference, four_frames[0]
+    assert outputs_differ(reference_run(model, segmenter, 4, without={patch}), aligned)

@@ -13,7 +13,9 @@ Per frame, forward (``SAM3_TRACKER_FACTS.md`` §3 "Text video"):
 4. the memory write of the surviving tracks: logits bilinearly to 16·G, masks the pixel-wise
    argmax would shrink by > 70 % left out, object score ±10 by area, sigmoid path
    (:mod:`~sam3lib.video.overlaps`); a re-conditioned track's frame becomes a conditioning
-   frame whose pointer comes from the detection's mask;
+   frame whose pointer comes from the detection's mask (and, as in Meta's tracker state, a
+   conditioning frame with its tracked pointer for every object born on the same frame);
+   the frame still reports the tracker's mask;
 5. newborns: the detection's logits bilinearly to 16·G, > 0, as a mask prompt; their
    memories written as Meta's predictor writes a mask-prompted frame's (via the video's
    size, the frame's newborns together);
@@ -276,6 +278,11 @@ class TextTracker:
         high_res = suppress_shrunk_masks(high_res, self.config)
         scores = memory_object_logits(high_res, self.config)[:, None]
         memories = encode_mask_memory(head, features, high_res[:, None], scores, prompted=False)
+        # Meta re-prompts a track inside its tracker state (the objects born on one frame):
+        # the frame becomes a conditioning frame for all of them, the others' pointers kept.
+        assert self._lifecycle is not None
+        first_frame = self._lifecycle.first_frame
+        conditioned_births = {first_frame(i) for i in reconditioned}
         for row, object_id in enumerate(object_ids):
             pointer = pointers[row]
             detection = reconditioned.get(object_id)
@@ -286,7 +293,7 @@ class TextTracker:
                 memories[row : row + 1], pointer, scores[row : row + 1], selection[object_id]
             )
             bank = self._banks[object_id].with_frame(
-                encoded.index, entry, conditioning=detection is not None
+                encoded.index, entry, conditioning=first_frame(object_id) in conditioned_births
             )
             self._banks[object_id] = self._forward_window(bank, encoded.index)
 
