@@ -106,6 +106,7 @@ def test_the_banks_stay_bounded_and_trimming_changes_no_mask(
     clip = random_clip(24, size=(24, 32))
     config = TrackingConfig(
         detection_score_threshold=0.0,
+        nms_iou_threshold=0.0,  # keep every detection: two objects born on frame 0
         new_object_score=0.0,
         max_objects=2,
         recondition_every=2,
@@ -144,3 +145,39 @@ def test_frames_record_the_cost_of_each_stage(video_segmenter: Segmenter) -> Non
     frame = run(video_segmenter, random_clip(1), EAGER)[0]
     assert set(frame.timings) == {"encode_image", "detect", "track", "memory", "postprocess"}
     assert all(seconds >= 0 for seconds in frame.timings.values())
+
+
+def test_re_conditioning_one_object_conditions_its_birth_mates(
+    video_segmenter: Segmenter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Meta re-prompts a track inside its tracker state (the objects born on one frame): the
+    frame becomes a conditioning frame for all of them. Only the first track is re-conditioned
+    here; its birth mate's frame 2 is a conditioning frame too."""
+    real = text_tracking.reconditioning_candidates
+
+    def first_track_only(index: int, association: object, *args: object) -> dict[int, int]:
+        found = real(index, association, *args)  # type: ignore[arg-type]
+        return {0: next(iter(found.values()))} if index == 2 and found else {}
+
+    monkeypatch.setattr(text_tracking, "reconditioning_candidates", first_track_only)
+    config = TrackingConfig(
+        detection_score_threshold=0.0,
+        nms_iou_threshold=0.0,  # keep every detection: two objects born on frame 0
+        new_object_score=0.0,
+        max_objects=2,
+        recondition_every=2,
+        recondition_detection_score=0.0,
+        recondition_iou=0.0,
+        recondition_object_logit=-100.0,
+        hotstart_frames=0,
+        hotstart_unmatched_frames=0,
+        hotstart_duplicate_frames=0,
+    )
+    video = video_segmenter.track(random_clip(3, size=(24, 32)), "person", config=config)
+    list(video)
+    assert isinstance(video.tracker, TextTracker)
+    banks = video.tracker._banks
+    lifecycle = video.tracker._lifecycle
+    assert lifecycle is not None and len(banks) == 2, "two objects born on frame 0 expected"
+    assert all(lifecycle.first_frame(i) == 0 for i in banks)
+    assert all(2 in bank.conditioning for bank in banks.values())
