@@ -175,10 +175,9 @@ def meta_order_encode_new_memory(
         mask = F.interpolate(mask, size=size, mode="bilinear", align_corners=False, antialias=True)
     pix_feat = current_vision_feats.permute(1, 2, 0).view(batch, self.hidden_dim, height, width)
     features, pos = self.memory_encoder(pix_feat, mask)
-    absent = 1 - (object_score_logits > 0).float()
-    features = features + absent[..., None] * self.occlusion_spatial_embedding_parameter[
-        ..., None, None
-    ].expand(*features.shape)
+    absent = 1 - (object_score_logits > 0).float().view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+    occlusion = self.occlusion_spatial_embedding_parameter.view(1, -1, 1, 1)
+    features = features + absent * occlusion
     features = features.to(torch.bfloat16).flatten(2).permute(2, 0, 1)
     return features, pos.to(pred_masks_high_res.dtype).flatten(2).permute(2, 0, 1)
 
