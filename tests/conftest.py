@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +16,19 @@ import pytest
 import torch
 from filelock import FileLock
 
-from checkpoint.checkpoint_factory import write_hub_checkpoint
+from helpers.tiny_export import export_tiny, failure_marker, write_tiny_interactive_checkpoint
 from helpers.transformers_reference import (
     build_tiny_reference,
     install_reference_roi_align,
     save_reference,
 )
-from helpers.transformers_tracker_reference import build_tiny_tracker_reference, our_state_dict
+from helpers.transformers_tracker_reference import build_tiny_tracker_reference
 from helpers.video_checkpoint import write_tiny_video_checkpoint
 from sam3lib import Segmenter
-from sam3lib.model import Sam3Config
 from sam3lib.tokenizer import write_clip_vocab_files
 
 SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+EXPORT_TIMEOUT_S = 900
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,11 +89,12 @@ def tiny_interactive_checkpoint_dir(
 ) -> Path:
     """A tiny checkpoint with both heads, laid out as the hub's facebook/sam3 (config.json
     ``sam3_video``, ``model.safetensors`` with the tracker), plus the CLIP tokenizer files."""
-    directory = tmp_path_factory.mktemp("tiny_interactive_checkpoint")
-    weights = our_state_dict(transformers_reference, tracker_reference)
-    write_hub_checkpoint(directory, weights, Sam3Config.tiny())
-    write_clip_vocab_files(shared_reference / "clip_bpe_simple_vocab_16e6.txt.gz", directory)
-    return directory
+    return write_tiny_interactive_checkpoint(
+        tmp_path_factory.mktemp("tiny_interactive_checkpoint"),
+        transformers_reference,
+        tracker_reference,
+        shared_reference,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -103,41 +107,58 @@ def interactive_segmenter(tiny_interactive_checkpoint_dir: Path) -> Segmenter:
 def tiny_export_dir(
     tiny_interactive_checkpoint_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
-    """The tiny checkpoint with both heads exported to ONNX by ``sam3lib export`` (batch 1, at
-    most 4 prompts and 3 boxes per call; 2 objects and 6 points per interactive-decoder call),
-    tokenizer files beside the graphs. Its detector weights are :func:`tiny_checkpoint_dir`'s.
-    Tracing the five graphs takes a minute or two on two cores: done once, by the command
-    itself, which the export tests check."""
-    from sam3lib.export.command import main as export_command
-
-    # Exported once per test run, not once per xdist worker: the workers share the parent of
-    # their temporary directories, and the first to take the lock exports (its weights are
-    # seeded, so every worker's tiny checkpoint is the same) while the others wait for it.
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run's only
-    out = shared / "tiny_export"
-    with FileLock(str(shared / "tiny_export.lock")):
-        if not (out / "manifest.json").is_file():
-            _export_tiny(export_command, tiny_interactive_checkpoint_dir, out)
+    """:func:`tiny_interactive_checkpoint_dir` exported to ONNX by ``sam3lib export`` (batch 1,
+    at most 4 prompts and 3 boxes per call; 2 objects and 6 points per interactive-decoder
+    call), tokenizer files beside the graphs. Exported once per test run, in the background
+    from the start of the run (:mod:`helpers.tiny_export`); waited for here."""
+    out = _shared_temp(tmp_path_factory) / "tiny_export"
+    started = time.monotonic()
+    while not (out / "manifest.json").is_file():
+        failed = failure_marker(out)
+        if failed.is_file():
+            pytest.fail(f"the background export failed:\n{failed.read_text()}")
+        if not _export_started(out):  # no test of this run was collected as needing it
+            with FileLock(str(out.with_name("tiny_export.lock"))):
+                if not (out / "manifest.json").is_file():
+                    export_tiny(tiny_interactive_checkpoint_dir, out)
+            break
+        if time.monotonic() - started > EXPORT_TIMEOUT_S:
+            pytest.fail(f"the background export did not finish in {EXPORT_TIMEOUT_S} s")
+        time.sleep(0.5)
     return out
 
 
-def _export_tiny(export_command: Any, checkpoint_dir: Path, out: Path) -> None:
-    sizes = [
-        "--batch",
-        "1",
-        "--max-prompts",
-        "4",
-        "--max-boxes",
-        "3",
-        "--jobs",
-        "2",
-    ]  # two cores: halves the tracing time
-    sizes += ["--max-objects", "2", "--max-points", "6"]
-    partial = out.with_name("tiny_export.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    assert export_command([str(checkpoint_dir), str(partial), *sizes, "--quiet"]) == 0
-    partial.rename(out)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Starts the tiny export in the background when a collected test needs it."""
+    if not any("tiny_export_dir" in getattr(item, "fixturenames", ()) for item in items):
+        return
+    # pytest's own tmp_path factory (the fixture is not available to hooks)
+    out = _shared_temp(config._tmp_path_factory) / "tiny_export"  # type: ignore[attr-defined]
+    with FileLock(str(out.with_name("tiny_export.lock"))):
+        if _export_started(out):
+            return
+        tests = Path(__file__).resolve().parent
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), *sys.path])}
+        with out.with_name("tiny_export.log").open("w") as log:
+            subprocess.Popen(
+                [sys.executable, "-m", "helpers.tiny_export", str(out), str(SHARED_REFERENCE)],
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        out.with_name("tiny_export.started").touch()
+
+
+def _export_started(out: Path) -> bool:
+    return out.with_name("tiny_export.started").is_file()
+
+
+def _shared_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temporary directory shared by its xdist workers (their own ones' parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session")
