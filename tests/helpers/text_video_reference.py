@@ -24,8 +24,11 @@ parts, never from ours, and each named in :data:`PATCHES` so that a control can 
   ``_use_mask_as_output`` (no detour through the input size; pointer from token 0) and one
   tracker call for the newborns only (transformers' call re-tracks every existing object
   and overwrites its memory with the binarised raw mask);
-* ``memory_write`` (#3, #12): low-res logits bilinear to 16·G first, shrink suppression
-  there, then sigmoid (text video has no clicks, so Meta never binarises), as Meta;
+* ``memory_write`` (#12; #3 only at rounding level here): low-res logits bilinear to 16·G
+  first, shrink suppression there, then sigmoid (text video has no clicks, so Meta never
+  binarises), as Meta; transformers suppresses on the low-res logits and its memory encoder
+  resizes after (with antialias: 8e-6 apart). So the two part only where an object's shrink
+  ratio sits near 0.3 (the control builds such a pair);
 * ``reconditioning`` (#11, part of the memory write): Meta's pointer from the detection's
   mask prompt, a conditioning frame for every object born on the same frame, the tracker's
   own mask as memory and output (transformers outputs the detection's mask and keeps the

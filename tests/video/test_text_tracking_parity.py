@@ -6,7 +6,7 @@ The reference is aligned to Meta by :func:`helpers.text_video_reference.meta_ali
 docstring lists each patch): geometry CLS token and score clipping (facts #9), NMS and hole
 filling through a stand-in for the missing ``kernels`` CUDA kernel (#13), Meta's newborn
 mask prompt, mask-as-output and newborn-only tracker call (#4, #5, #10), Meta's memory write
-at 16·G with shrink suppression there (#3, #12), Meta's re-conditioning (#11), and the
+at 16·G with shrink suppression there (#12), Meta's re-conditioning (#11), and the
 pairing of a frame's masks and scores with the objects tracked before its hot-start
 removals (transformers pairs them after, so each goes to the next object).
 
@@ -18,8 +18,10 @@ that object 0 is re-conditioned on frame 2 and reported on frames 2 and 3). Memo
 is off on our side (transformers has none, facts #8; its control is in
 test_point_tracking_parity.py).
 
-Controls: with any one patch off (``score_clip`` excepted: no score reaches the clip on this
-reference) the reference reports other ids, scores or low-res logits on some frame.
+Controls: with any one patch off the reference reports other ids, scores or low-res logits
+on some frame; except ``score_clip`` (no score reaches the clip on this reference) and
+``memory_write`` (nothing here sits near the shrink threshold; its control gives both
+memory writes a constructed pair of objects that does).
 
 Status: object ids, reported scores (1e-4) and masks (IoU >= 0.99) agree on every frame of
 both runs.
@@ -31,10 +33,12 @@ from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
 from helpers.text_video_reference import (
     IMAGE_SIZE,
@@ -42,6 +46,7 @@ from helpers.text_video_reference import (
     ReferenceFrame,
     build_text_video_reference,
     meta_aligned,
+    meta_update_memories,
     reference_track,
     save_reference,
     transformers_thresholds,
@@ -200,7 +205,7 @@ def outputs_differ(a: list[ReferenceFrame], b: list[ReferenceFrame]) -> bool:
     )
 
 
-@pytest.mark.parametrize("patch", [p for p in PATCHES if p != "score_clip"])
+@pytest.mark.parametrize("patch", [p for p in PATCHES if p not in {"score_clip", "memory_write"}])
 def test_each_alignment_patch_changes_the_reference(
     patch: str,
     reference: Any,
@@ -224,3 +229,60 @@ def test_each_alignment_patch_changes_the_reference(
     else:
         model, aligned = reference, four_frames[0]
     assert outputs_differ(reference_run(model, segmenter, 4, without={patch}), aligned)
+
+
+def shrinking_pair(size: int) -> Tensor:
+    """Low-res logits of two objects whose shrink decision depends on the resolution.
+
+    Object 0 is a 10 x 10 square (+5 inside, -1 outside); object 1 (+6 inside, -20 outside)
+    covers 9 x 8 of it and wins those pixels. At this size object 0 keeps 28 of its 100
+    pixels, under the 0.3 shrink threshold, so it is suppressed. Bilinear at 16·G (4x) its
+    edge moves out (its outside is only -1) and object 1's moves in (-20): it keeps 660 of
+    1680 pixels, 0.39, and stays.
+    """
+    logits = torch.empty(2, size, size)
+    logits[0], logits[1] = -1.0, -20.0
+    logits[0, :10, :10] = 5.0
+    logits[1, :9, :8] = 6.0
+    return logits
+
+
+def test_memory_write_patch_changes_the_memory(reference: Any, segmenter: Segmenter) -> None:
+    """Control for ``memory_write``, at the memory it writes.
+
+    transformers and Meta write memories alike except where shrink suppression runs (low-res
+    logits vs bilinear at 16·G, #12), and on this run no object sits near the 0.3 shrink
+    threshold: the patch leaves outputs and memories equal up to rounding (one bf16 step in
+    one memory on one CPU, nothing on another). So on the first frame with two tracked
+    objects both writes get :func:`shrinking_pair`: transformers suppresses object 0 (its
+    memory becomes an absent object's), Meta keeps it; object 1 is written alike.
+    """
+    transformers_write = type(reference)._tracker_update_memories
+    written: dict[str, list[Tensor]] = {}
+
+    def stored(session: Any, frame: int) -> list[Tensor]:
+        outputs = session.output_dict_per_obj
+        return [outputs[i]["non_cond_frame_outputs"][frame]["maskmem_features"] for i in (0, 1)]
+
+    def both_writes(
+        self: Any,
+        inference_session: Any,
+        frame_idx: int,
+        low_res_masks: Tensor,
+        reconditioned_masks: Any = None,
+    ) -> None:
+        session, frame = inference_session, frame_idx
+        if not written and len(session.obj_ids) == 2:
+            logits = shrinking_pair(low_res_masks.shape[-1])
+            transformers_write(self, session, frame, logits.clone())
+            written["transformers"] = stored(session, frame)
+            meta_update_memories(self, session, frame, logits.clone())
+            written["meta"] = stored(session, frame)
+        transformers_write(self, session, frame, low_res_masks, reconditioned_masks)
+
+    with mock.patch.object(type(reference), "_tracker_update_memories", both_writes):
+        reference_run(reference, segmenter, 3, without={"memory_write"})
+    assert written, "no frame of the run had two tracked objects"
+    meta, transformers = ([m.float() for m in written[side]] for side in ("meta", "transformers"))
+    assert (meta[0] - transformers[0]).abs().max() > 1.0
+    torch.testing.assert_close(meta[1], transformers[1], rtol=0, atol=0.1)
